@@ -1,0 +1,79 @@
+#include "server/application.h"
+
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
+#include <algorithm>
+
+namespace hsm::server {
+
+bool Application::HasSlot(uint64_t slot_id) const {
+  return std::find(slot_ids_.begin(), slot_ids_.end(), slot_id) != slot_ids_.end();
+}
+
+Session& Application::OpenSession(uint64_t slot_id, bool read_write) {
+  auto session = std::make_unique<Session>();
+  session->id = next_session_id_++;
+  session->slot_id = slot_id;
+  session->read_write = read_write;
+  Session& result = *session;
+  sessions_[result.id] = std::move(session);
+  return result;
+}
+
+Session* Application::FindSession(uint64_t session_id) {
+  auto it = sessions_.find(session_id);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+void Application::CloseSession(uint64_t session_id) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return;
+  uint64_t slot_id = it->second->slot_id;
+  sessions_.erase(it);
+  if (SessionCount(slot_id) == 0) login_.erase(slot_id);
+}
+
+void Application::CloseAllSessions(uint64_t slot_id) {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = it->second->slot_id == slot_id ? sessions_.erase(it) : std::next(it);
+  }
+  login_.erase(slot_id);
+}
+
+size_t Application::SessionCount(uint64_t slot_id) const {
+  return std::count_if(sessions_.begin(), sessions_.end(),
+                       [&](const auto& s) { return s.second->slot_id == slot_id; });
+}
+
+size_t Application::ReadWriteSessionCount(uint64_t slot_id) const {
+  return std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& s) {
+    return s.second->slot_id == slot_id && s.second->read_write;
+  });
+}
+
+LoginState Application::login(uint64_t slot_id) const {
+  auto it = login_.find(slot_id);
+  return it == login_.end() ? LoginState::kPublic : it->second;
+}
+
+void Application::set_login(uint64_t slot_id, LoginState state) {
+  if (state == LoginState::kPublic) {
+    login_.erase(slot_id);
+  } else {
+    login_[slot_id] = state;
+  }
+}
+
+uint64_t SessionState(const Session& session, LoginState login) {
+  switch (login) {
+    case LoginState::kSecurityOfficer:
+      return CKS_RW_SO_FUNCTIONS;
+    case LoginState::kUser:
+      return session.read_write ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+    case LoginState::kPublic:
+      break;
+  }
+  return session.read_write ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+}
+
+}  // namespace hsm::server

@@ -1,0 +1,82 @@
+// An application: one client C_Initialize. Its sessions and its login state
+// per token belong to it alone (PKCS #11 2.40 section 2.6), and vanish when
+// it calls C_Finalize or stops being heard from.
+#ifndef HSM_SERVER_APPLICATION_H_
+#define HSM_SERVER_APPLICATION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace hsm::server {
+
+enum class LoginState { kPublic, kUser, kSecurityOfficer };
+
+struct Session {
+  uint64_t id = 0;
+  uint64_t slot_id = 0;
+  bool read_write = false;
+};
+
+class Application {
+ public:
+  Application(uint64_t id, uint64_t tenant_id, std::vector<uint64_t> slot_ids, std::string peer)
+      : id_(id), tenant_id_(tenant_id), slot_ids_(std::move(slot_ids)), peer_(std::move(peer)) {
+    Touch();
+  }
+
+  uint64_t id() const { return id_; }
+  uint64_t tenant_id() const { return tenant_id_; }
+  // The tenant's slots when the application started: fixed for its life.
+  const std::vector<uint64_t>& slot_ids() const { return slot_ids_; }
+  bool HasSlot(uint64_t slot_id) const;
+  const std::string& peer() const { return peer_; }
+
+  void Touch() { last_seen_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed); }
+  absl::Time last_seen() const { return absl::FromUnixNanos(last_seen_ns_.load(std::memory_order_relaxed)); }
+
+  // Everything below is guarded by mutex().
+  std::mutex& mutex() { return mutex_; }
+
+  Session& OpenSession(uint64_t slot_id, bool read_write);
+  // nullptr if `session_id` is not one of this application's open sessions.
+  Session* FindSession(uint64_t session_id);
+  // Closes a session; the last session of a token logs the token out.
+  void CloseSession(uint64_t session_id);
+  void CloseAllSessions(uint64_t slot_id);
+  // Counts of this application's sessions on `slot_id`.
+  size_t SessionCount(uint64_t slot_id) const;
+  size_t ReadWriteSessionCount(uint64_t slot_id) const;
+  size_t ReadOnlySessionCount(uint64_t slot_id) const {
+    return SessionCount(slot_id) - ReadWriteSessionCount(slot_id);
+  }
+
+  LoginState login(uint64_t slot_id) const;
+  void set_login(uint64_t slot_id, LoginState state);
+
+ private:
+  const uint64_t id_;
+  const uint64_t tenant_id_;
+  const std::vector<uint64_t> slot_ids_;
+  const std::string peer_;
+  std::atomic<int64_t> last_seen_ns_{0};
+
+  std::mutex mutex_;
+  uint64_t next_session_id_ = 1;  // 0 is never a valid handle
+  std::map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::map<uint64_t, LoginState> login_;
+};
+
+// The CKS_* state of `session` under `login`.
+uint64_t SessionState(const Session& session, LoginState login);
+
+}  // namespace hsm::server
+
+#endif  // HSM_SERVER_APPLICATION_H_

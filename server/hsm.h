@@ -1,0 +1,104 @@
+// The PKCS #11 semantics of hsmd, one method per RPC of proto/hsm/v1.
+// Methods fill the reply and return the PKCS #11 result as an absl::Status
+// carrying a CK_RV (server/rv.h); the gRPC adapter (pkcs11_service) does the
+// rest. Methods are grouped by PKCS #11 function group, one file each:
+// hsm_slots.cc, hsm_sessions.cc, hsm_random.cc.
+#ifndef HSM_SERVER_HSM_H_
+#define HSM_SERVER_HSM_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/hsm/v1/pkcs11.pb.h"
+#include "server/application.h"
+#include "server/application_registry.h"
+#include "storage/token_store.h"
+
+namespace hsm::server {
+
+namespace v1 = ::hsm::v1;
+
+struct HsmOptions {
+  // PBKDF2 rounds for new PIN verifiers.
+  uint64_t pin_kdf_iterations = 100000;
+  uint64_t min_pin_len = 4;
+  uint64_t max_pin_len = 255;
+};
+
+uint64_t NewInstanceId();
+
+class Hsm {
+ public:
+  Hsm(storage::TokenStore* tokens, ApplicationRegistry* apps, HsmOptions options)
+      : tokens_(tokens), apps_(apps), options_(options), instance_id_(NewInstanceId()) {}
+
+  const HsmOptions& options() const { return options_; }
+
+  // General purpose (no application yet for Initialize).
+  absl::Status Initialize(uint64_t tenant_id, const std::string& peer,
+                          const v1::InitializeRequest& request, v1::InitializeReply* reply);
+  absl::Status Finalize(Application& app, const v1::AppRequest& request, v1::StatusReply* reply);
+  absl::Status Heartbeat(Application& app, const v1::AppRequest& request, v1::StatusReply* reply);
+
+  // Slot and token management (hsm_slots.cc).
+  absl::Status GetSlotList(Application& app, const v1::GetSlotListRequest& request,
+                           v1::GetSlotListReply* reply);
+  absl::Status GetSlotInfo(Application& app, const v1::SlotRequest& request,
+                           v1::GetSlotInfoReply* reply);
+  absl::Status GetTokenInfo(Application& app, const v1::SlotRequest& request,
+                            v1::GetTokenInfoReply* reply);
+  absl::Status GetMechanismList(Application& app, const v1::SlotRequest& request,
+                                v1::GetMechanismListReply* reply);
+  absl::Status GetMechanismInfo(Application& app, const v1::GetMechanismInfoRequest& request,
+                                v1::GetMechanismInfoReply* reply);
+  absl::Status InitToken(Application& app, const v1::InitTokenRequest& request,
+                         v1::StatusReply* reply);
+  absl::Status InitPIN(Application& app, const v1::InitPinRequest& request, v1::StatusReply* reply);
+  absl::Status SetPIN(Application& app, const v1::SetPinRequest& request, v1::StatusReply* reply);
+
+  // Session management (hsm_sessions.cc).
+  absl::Status OpenSession(Application& app, const v1::OpenSessionRequest& request,
+                           v1::OpenSessionReply* reply);
+  absl::Status CloseSession(Application& app, const v1::SessionRequest& request,
+                            v1::StatusReply* reply);
+  absl::Status CloseAllSessions(Application& app, const v1::SlotRequest& request,
+                                v1::StatusReply* reply);
+  absl::Status GetSessionInfo(Application& app, const v1::SessionRequest& request,
+                              v1::GetSessionInfoReply* reply);
+  absl::Status Login(Application& app, const v1::LoginRequest& request, v1::StatusReply* reply);
+  absl::Status Logout(Application& app, const v1::SessionRequest& request, v1::StatusReply* reply);
+
+  // Random number generation (hsm_random.cc).
+  absl::Status SeedRandom(Application& app, const v1::SeedRandomRequest& request,
+                          v1::StatusReply* reply);
+  absl::Status GenerateRandom(Application& app, const v1::GenerateRandomRequest& request,
+                              v1::DataReply* reply);
+
+ private:
+  // The token in `slot_id`, or CKR_SLOT_ID_INVALID if the application has no
+  // such slot.
+  absl::StatusOr<storage::Token> TokenOf(const Application& app, uint64_t slot_id);
+  // The session's slot, or CKR_SESSION_HANDLE_INVALID. Locks the app briefly.
+  absl::StatusOr<Session> SessionCopy(Application& app, uint64_t session_id);
+  absl::Status CheckPinLength(const std::string& pin) const;
+  // Whether any application of the tenant has a session on the slot.
+  bool AnySessionOn(uint64_t tenant_id, uint64_t slot_id);
+
+  storage::TokenStore* tokens_;
+  ApplicationRegistry* apps_;
+  HsmOptions options_;
+  // Random per start, so clients can tell a restarted hsmd.
+  const uint64_t instance_id_;
+};
+
+// Product identity reported in slot, token and library information.
+inline constexpr char kManufacturer[] = "hsmd network HSM";
+inline constexpr char kModel[] = "hsmd";
+inline constexpr uint32_t kVersionMajor = 0;
+inline constexpr uint32_t kVersionMinor = 1;
+
+}  // namespace hsm::server
+
+#endif  // HSM_SERVER_HSM_H_

@@ -1,0 +1,185 @@
+// Slot and token management: what the tenant's slots hold, and the token's
+// PINs (PKCS #11 2.40 sections 5.5).
+#include <p11-kit-1/p11-kit/pkcs11.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "server/hsm.h"
+#include "server/mechanisms.h"
+#include "server/pin_verifier.h"
+#include "server/rv.h"
+
+namespace hsm::server {
+namespace {
+
+void SetVersion(v1::Version* version) {
+  version->set_major(kVersionMajor);
+  version->set_minor(kVersionMinor);
+}
+
+// The label as stored: the 32-byte blank-padded field without its padding.
+std::string StripLabel(const std::string& padded) {
+  size_t end = padded.find_last_not_of(" \0", std::string::npos, 2);
+  return end == std::string::npos ? "" : padded.substr(0, end + 1);
+}
+
+}  // namespace
+
+absl::StatusOr<storage::Token> Hsm::TokenOf(const Application& app, uint64_t slot_id) {
+  if (!app.HasSlot(slot_id)) return RvError(CKR_SLOT_ID_INVALID);
+  HSM_ASSIGN_OR_RETURN(std::optional<storage::Token> token,
+                       tokens_->GetToken(app.tenant_id(), slot_id));
+  // The slot was there when the application started; its token has since
+  // been deleted by an administrator.
+  if (!token.has_value()) return RvError(CKR_TOKEN_NOT_PRESENT);
+  return *std::move(token);
+}
+
+absl::Status Hsm::CheckPinLength(const std::string& pin) const {
+  if (pin.size() < options_.min_pin_len || pin.size() > options_.max_pin_len) {
+    return RvError(CKR_PIN_LEN_RANGE);
+  }
+  return absl::OkStatus();
+}
+
+bool Hsm::AnySessionOn(uint64_t tenant_id, uint64_t slot_id) {
+  bool found = false;
+  apps_->ForEach(tenant_id, [&](Application& other) {
+    std::lock_guard<std::mutex> lock(other.mutex());
+    found = found || other.SessionCount(slot_id) > 0;
+  });
+  return found;
+}
+
+absl::Status Hsm::GetSlotList(Application& app, const v1::GetSlotListRequest&,
+                              v1::GetSlotListReply* reply) {
+  // Every slot holds its token, so token_present does not change the list.
+  for (uint64_t slot_id : app.slot_ids()) reply->add_slot_ids(slot_id);
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::GetSlotInfo(Application& app, const v1::SlotRequest& request,
+                              v1::GetSlotInfoReply* reply) {
+  if (!app.HasSlot(request.slot_id())) return RvError(CKR_SLOT_ID_INVALID);
+  v1::SlotInfo* info = reply->mutable_info();
+  info->set_description(absl::StrCat("hsmd slot ", request.slot_id()));
+  info->set_manufacturer(kManufacturer);
+  // Present and not removable: NSS treats a removable token as one that can
+  // vanish, and asks for the PIN again after every "insertion".
+  info->set_flags(CKF_TOKEN_PRESENT);
+  SetVersion(info->mutable_hardware_version());
+  SetVersion(info->mutable_firmware_version());
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::GetTokenInfo(Application& app, const v1::SlotRequest& request,
+                               v1::GetTokenInfoReply* reply) {
+  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, request.slot_id()));
+  v1::TokenInfo* info = reply->mutable_info();
+  info->set_label(token.label());
+  info->set_manufacturer(kManufacturer);
+  info->set_model(kModel);
+  info->set_serial_number(token.serial_number());
+  uint64_t flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+  if (token.initialized()) flags |= CKF_TOKEN_INITIALIZED;
+  if (token.has_user_pin()) flags |= CKF_USER_PIN_INITIALIZED;
+  info->set_flags(flags);
+  {
+    std::lock_guard<std::mutex> lock(app.mutex());
+    info->set_session_count(app.SessionCount(request.slot_id()));
+    info->set_rw_session_count(app.ReadWriteSessionCount(request.slot_id()));
+  }
+  info->set_max_session_count(CK_EFFECTIVELY_INFINITE);
+  info->set_max_rw_session_count(CK_EFFECTIVELY_INFINITE);
+  info->set_max_pin_len(options_.max_pin_len);
+  info->set_min_pin_len(options_.min_pin_len);
+  info->set_total_public_memory(CK_UNAVAILABLE_INFORMATION);
+  info->set_free_public_memory(CK_UNAVAILABLE_INFORMATION);
+  info->set_total_private_memory(CK_UNAVAILABLE_INFORMATION);
+  info->set_free_private_memory(CK_UNAVAILABLE_INFORMATION);
+  SetVersion(info->mutable_hardware_version());
+  SetVersion(info->mutable_firmware_version());
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::GetMechanismList(Application& app, const v1::SlotRequest& request,
+                                   v1::GetMechanismListReply* reply) {
+  if (!app.HasSlot(request.slot_id())) return RvError(CKR_SLOT_ID_INVALID);
+  for (const MechanismInfo& info : SupportedMechanisms()) reply->add_types(info.type);
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::GetMechanismInfo(Application& app, const v1::GetMechanismInfoRequest& request,
+                                   v1::GetMechanismInfoReply* reply) {
+  if (!app.HasSlot(request.slot_id())) return RvError(CKR_SLOT_ID_INVALID);
+  const MechanismInfo* info = FindMechanism(request.type());
+  if (info == nullptr) return RvError(CKR_MECHANISM_INVALID);
+  reply->set_min_key_size(info->min_key_size);
+  reply->set_max_key_size(info->max_key_size);
+  reply->set_flags(info->flags);
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::InitToken(Application& app, const v1::InitTokenRequest& request,
+                            v1::StatusReply*) {
+  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, request.slot_id()));
+  if (AnySessionOn(app.tenant_id(), request.slot_id())) return RvError(CKR_SESSION_EXISTS);
+  std::string label = StripLabel(request.label());
+  if (token.initialized()) {
+    if (!PinMatches(request.so_pin(), token.so_pin())) return RvError(CKR_PIN_INCORRECT);
+  } else {
+    HSM_RETURN_IF_ERROR(CheckPinLength(request.so_pin()));
+  }
+  HSM_ASSIGN_OR_RETURN(storage::PinVerifier so_pin,
+                       MakePinVerifier(request.so_pin(), options_.pin_kdf_iterations));
+  return tokens_->UpdateToken(app.tenant_id(), request.slot_id(), [&](storage::Token& stored) {
+    stored.set_label(label);
+    stored.set_initialized(true);
+    *stored.mutable_so_pin() = so_pin;
+    stored.clear_user_pin();
+    // A new generation: the token's objects are gone.
+    stored.set_generation(stored.generation() + 1);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Hsm::InitPIN(Application& app, const v1::InitPinRequest& request, v1::StatusReply*) {
+  HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
+  if (!session.read_write) return RvError(CKR_SESSION_READ_ONLY);
+  {
+    std::lock_guard<std::mutex> lock(app.mutex());
+    if (app.login(session.slot_id) != LoginState::kSecurityOfficer) {
+      return RvError(CKR_USER_NOT_LOGGED_IN);
+    }
+  }
+  HSM_RETURN_IF_ERROR(CheckPinLength(request.pin()));
+  HSM_ASSIGN_OR_RETURN(storage::PinVerifier user_pin,
+                       MakePinVerifier(request.pin(), options_.pin_kdf_iterations));
+  return tokens_->UpdateToken(app.tenant_id(), session.slot_id, [&](storage::Token& stored) {
+    *stored.mutable_user_pin() = user_pin;
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Hsm::SetPIN(Application& app, const v1::SetPinRequest& request, v1::StatusReply*) {
+  HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
+  if (!session.read_write) return RvError(CKR_SESSION_READ_ONLY);
+  bool security_officer;
+  {
+    std::lock_guard<std::mutex> lock(app.mutex());
+    security_officer = app.login(session.slot_id) == LoginState::kSecurityOfficer;
+  }
+  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, session.slot_id));
+  if (!security_officer && !token.has_user_pin()) return RvError(CKR_USER_PIN_NOT_INITIALIZED);
+  const storage::PinVerifier& current = security_officer ? token.so_pin() : token.user_pin();
+  if (!PinMatches(request.old_pin(), current)) return RvError(CKR_PIN_INCORRECT);
+  HSM_RETURN_IF_ERROR(CheckPinLength(request.new_pin()));
+  HSM_ASSIGN_OR_RETURN(storage::PinVerifier verifier,
+                       MakePinVerifier(request.new_pin(), options_.pin_kdf_iterations));
+  return tokens_->UpdateToken(app.tenant_id(), session.slot_id, [&](storage::Token& stored) {
+    *(security_officer ? stored.mutable_so_pin() : stored.mutable_user_pin()) = verifier;
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace hsm::server
