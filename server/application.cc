@@ -1,6 +1,6 @@
 #include "server/application.h"
 
-#include <p11-kit-1/p11-kit/pkcs11.h>
+#include "third_party/pkcs11/pkcs11.h"
 
 #include <algorithm>
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,17 @@ namespace hsm::server {
 
 enum class LoginState { kPublic, kUser, kSecurityOfficer };
 
+// An active C_FindObjects search: its matches, walked in pages.
+struct FindOperation {
+  std::vector<uint64_t> handles;
+  size_t next = 0;
+};
+
 struct Session {
   uint64_t id = 0;
   uint64_t slot_id = 0;
   bool read_write = false;
+  std::optional<FindOperation> find;
 };
 
 class Application {

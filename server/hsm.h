@@ -2,7 +2,7 @@
 // Methods fill the reply and return the PKCS #11 result as an absl::Status
 // carrying a CK_RV (server/rv.h); the gRPC adapter (pkcs11_service) does the
 // rest. Methods are grouped by PKCS #11 function group, one file each:
-// hsm_slots.cc, hsm_sessions.cc, hsm_random.cc.
+// hsm_general.cc, hsm_slots.cc, hsm_sessions.cc, hsm_objects.cc, hsm_random.cc.
 #ifndef HSM_SERVER_HSM_H_
 #define HSM_SERVER_HSM_H_
 
@@ -69,6 +69,14 @@ class Hsm {
                               v1::GetSessionInfoReply* reply);
   absl::Status Login(Application& app, const v1::LoginRequest& request, v1::StatusReply* reply);
   absl::Status Logout(Application& app, const v1::SessionRequest& request, v1::StatusReply* reply);
+
+  // Object management (hsm_objects.cc).
+  absl::Status FindObjectsInit(Application& app, const v1::FindObjectsInitRequest& request,
+                               v1::StatusReply* reply);
+  absl::Status FindObjects(Application& app, const v1::FindObjectsRequest& request,
+                           v1::FindObjectsReply* reply);
+  absl::Status FindObjectsFinal(Application& app, const v1::SessionRequest& request,
+                                v1::StatusReply* reply);
 
   // Random number generation (hsm_random.cc).
   absl::Status SeedRandom(Application& app, const v1::SeedRandomRequest& request,

@@ -1,6 +1,6 @@
 // Session management and login (PKCS #11 2.40 sections 5.6 and 2.6): login
 // state belongs to the application and the token, shared by all its sessions.
-#include <p11-kit-1/p11-kit/pkcs11.h>
+#include "third_party/pkcs11/pkcs11.h"
 
 #include "server/hsm.h"
 #include "server/pin_verifier.h"

@@ -1,6 +1,6 @@
 // Slot and token management: what the tenant's slots hold, and the token's
 // PINs (PKCS #11 2.40 sections 5.5).
-#include <p11-kit-1/p11-kit/pkcs11.h>
+#include "third_party/pkcs11/pkcs11.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"

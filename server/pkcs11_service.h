@@ -50,6 +50,9 @@ class Pkcs11Service final : public v1::Pkcs11::CallbackService {
   HSM_SERVE(GetSessionInfo, SessionRequest, GetSessionInfoReply)
   HSM_SERVE(Login, LoginRequest, StatusReply)
   HSM_SERVE(Logout, SessionRequest, StatusReply)
+  HSM_SERVE(FindObjectsInit, FindObjectsInitRequest, StatusReply)
+  HSM_SERVE(FindObjects, FindObjectsRequest, FindObjectsReply)
+  HSM_SERVE(FindObjectsFinal, SessionRequest, StatusReply)
   HSM_SERVE(SeedRandom, SeedRandomRequest, StatusReply)
   HSM_SERVE(GenerateRandom, GenerateRandomRequest, DataReply)
 #undef HSM_SERVE

@@ -3,7 +3,7 @@
 #ifndef HSM_SERVER_RV_H_
 #define HSM_SERVER_RV_H_
 
-#include <p11-kit-1/p11-kit/pkcs11.h>
+#include "third_party/pkcs11/pkcs11.h"
 
 #include <string>
 

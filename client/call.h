@@ -1,0 +1,58 @@
+// What the PKCS #11 functions share: a call on a session (the library held,
+// the handle checked and mapped to hsmd's session), the output-buffer
+// conventions of PKCS #11 section 5.2, and blank-padded text fields.
+#ifndef HSM_CLIENT_CALL_H_
+#define HSM_CLIENT_CALL_H_
+
+#include <string>
+
+#include "client/connection.h"
+#include "client/library.h"
+#include "client/session_table.h"
+#include "third_party/pkcs11/pkcs11.h"
+
+namespace hsm::client {
+
+// Holds the library for one call on session `handle`. status() is
+// CKR_CRYPTOKI_NOT_INITIALIZED, CKR_SESSION_HANDLE_INVALID (unknown handle,
+// or a session of an earlier registration), or CKR_OK.
+class SessionCall {
+ public:
+  explicit SessionCall(CK_SESSION_HANDLE handle);
+
+  CK_RV status() const { return status_; }
+  Library& library() { return *library_; }
+  const SessionEntry& session() const { return entry_; }
+
+  // Sends `request` on this session. A session hsmd no longer knows is
+  // dropped from the table.
+  template <typename Request, typename Reply>
+  CK_RV Run(Rpc<Request, Reply> rpc, Request& request, Reply* reply,
+            Deadline deadline = Deadline::kNormal) {
+    request.set_session(entry_.server_session);
+    CK_RV rv = library_->connection.Call(rpc, request, reply, CallKind::kSession, deadline);
+    if (rv == CKR_SESSION_HANDLE_INVALID) library_->sessions.Remove(handle_);
+    return rv;
+  }
+
+ private:
+  LibraryRef library_;
+  CK_SESSION_HANDLE handle_;
+  SessionEntry entry_;
+  CK_RV status_ = CKR_OK;
+};
+
+// Describes the caller's output buffer: a NULL buffer asks for the length.
+// CKR_ARGUMENTS_BAD if `out_len` is NULL.
+CK_RV RequestOutput(CK_BYTE_PTR out, CK_ULONG_PTR out_len, hsm::v1::OutputSpec* spec);
+
+// Completes a call that returns bytes: on CKR_OK copies them (or sets the
+// length for a length query); on CKR_BUFFER_TOO_SMALL sets the needed length.
+CK_RV DeliverOutput(CK_RV rv, const hsm::v1::DataReply& reply, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+
+// Copies `text` into a fixed-size PKCS #11 field, blank-padded, not NUL-terminated.
+void CopyPadded(CK_UTF8CHAR* field, size_t size, const std::string& text);
+
+}  // namespace hsm::client
+
+#endif  // HSM_CLIENT_CALL_H_

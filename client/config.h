@@ -1,0 +1,36 @@
+// The client library's configuration: a file named by HSM_PKCS11_CONFIG (or
+// /etc/hsm/pkcs11.conf if present), then environment overrides. With neither,
+// the defaults reach the development hsmd on loopback.
+//
+// File format: `key = value` lines; `#` starts a comment. Keys:
+//   server            HOST:PORT of hsmd              (env HSM_SERVER)
+//   deadline_ms       per-call deadline              (env HSM_DEADLINE_MS)
+//   long_deadline_ms  deadline of key generation     (env HSM_LONG_DEADLINE_MS)
+#ifndef HSM_CLIENT_CONFIG_H_
+#define HSM_CLIENT_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+namespace hsm::client {
+
+struct Config {
+  std::string server = "127.0.0.1:7700";
+  int64_t deadline_ms = 10000;
+  int64_t long_deadline_ms = 300000;
+};
+
+inline constexpr char kDefaultConfigPath[] = "/etc/hsm/pkcs11.conf";
+
+// Parses `text` over `config`. On error returns false and sets `error` to a
+// message that names the line.
+bool ParseConfig(const std::string& text, const std::string& source, Config& config,
+                 std::string& error);
+
+// Reads the configuration from the file and the environment. On error
+// returns false and sets `error` to a message for the user.
+bool LoadConfig(Config& config, std::string& error);
+
+}  // namespace hsm::client
+
+#endif  // HSM_CLIENT_CONFIG_H_

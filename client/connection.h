@@ -1,0 +1,106 @@
+// The client library's link to hsmd: one gRPC channel, the application id hsmd
+// gave at registration, and a heartbeat that keeps an idle application alive.
+//
+// Every RPC goes through Call(), which fills in the application id, applies
+// the deadline and turns gRPC failures into CK_RVs in one place:
+//   UNAVAILABLE, DEADLINE_EXCEEDED, ... -> CKR_DEVICE_ERROR (said once on stderr)
+//   UNIMPLEMENTED                       -> CKR_FUNCTION_NOT_SUPPORTED
+//   FAILED_PRECONDITION (hsmd does not know the application: it restarted or
+//   dropped us) -> register again; a session-bound call then reports
+//   CKR_SESSION_HANDLE_INVALID, any other call is retried once.
+// Registration is lazy: C_Initialize needs no server, the first call does.
+#ifndef HSM_CLIENT_CONNECTION_H_
+#define HSM_CLIENT_CONNECTION_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "client/config.h"
+#include "proto/hsm/v1/pkcs11.grpc.pb.h"
+#include "third_party/pkcs11/pkcs11.h"
+
+namespace hsm::client {
+
+namespace v1 = ::hsm::v1;
+
+template <typename Request, typename Reply>
+using Rpc = grpc::Status (v1::Pkcs11::Stub::*)(grpc::ClientContext*, const Request&, Reply*);
+
+enum class CallKind {
+  kApplication,   // not tied to a session: retried once after re-registering
+  kSession,       // on a session of the current registration
+};
+
+enum class Deadline { kNormal, kLong };
+
+class Connection {
+ public:
+  explicit Connection(const Config& config);
+  ~Connection();  // stops the heartbeat; does not tell hsmd (see Finalize)
+
+  // The current registration; sessions opened under another are stale.
+  uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+
+  template <typename Request, typename Reply>
+  CK_RV Call(Rpc<Request, Reply> rpc, Request& request, Reply* reply,
+             CallKind kind = CallKind::kApplication, Deadline deadline = Deadline::kNormal) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      uint64_t app = 0;
+      CK_RV rv = EnsureRegistered(app);
+      if (rv != CKR_OK) return rv;
+      request.set_app(app);
+      grpc::ClientContext context;
+      context.set_deadline(DeadlineFor(deadline));
+      grpc::Status status = (stub_.get()->*rpc)(&context, request, reply);
+      if (status.ok()) {
+        NoteReachable();
+        return static_cast<CK_RV>(reply->rv());
+      }
+      if (status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return TransportFailure(status);
+      Forget(app);
+      if (kind == CallKind::kSession) return CKR_SESSION_HANDLE_INVALID;
+      reply->Clear();
+    }
+    return CKR_DEVICE_ERROR;
+  }
+
+  // Tells hsmd the application ends (best effort, short deadline).
+  void Finalize();
+
+ private:
+  // The registered application id, registering first if needed.
+  CK_RV EnsureRegistered(uint64_t& app);
+  // hsmd no longer knows `app`: drop it (if still current) and start a new epoch.
+  void Forget(uint64_t app);
+  CK_RV TransportFailure(const grpc::Status& status);
+  void NoteReachable();
+  std::chrono::system_clock::time_point DeadlineFor(Deadline deadline) const;
+  void HeartbeatLoop();
+  void StopHeartbeat();
+
+  const Config config_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Pkcs11::Stub> stub_;
+
+  std::atomic<uint64_t> app_{0};
+  std::atomic<uint64_t> epoch_{1};
+  std::mutex register_mutex_;
+  std::atomic<bool> unreachable_reported_{false};
+
+  std::mutex heartbeat_mutex_;
+  std::condition_variable heartbeat_cv_;
+  bool stopping_ = false;
+  int64_t heartbeat_interval_ms_ = 0;
+  std::thread heartbeat_;
+};
+
+}  // namespace hsm::client
+
+#endif  // HSM_CLIENT_CONNECTION_H_

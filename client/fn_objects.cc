@@ -1,0 +1,159 @@
+// Object management (PKCS #11 2.40 section 5.7).
+#include <algorithm>
+
+#include "client/attribute_codec.h"
+#include "client/call.h"
+#include "client/functions.h"
+
+namespace hsm::client {
+
+CK_RV CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                   CK_OBJECT_HANDLE_PTR phObject) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (phObject == nullptr || pTemplate == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::CreateObjectRequest request;
+  CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
+  if (rv != CKR_OK) return rv;
+  v1::ObjectReply reply;
+  rv = call.Run(&v1::Pkcs11::Stub::CreateObject, request, &reply);
+  if (rv == CKR_OK) *phObject = reply.object();
+  return rv;
+}
+
+CK_RV CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+                 CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (phNewObject == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::CopyObjectRequest request;
+  request.set_object(hObject);
+  CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
+  if (rv != CKR_OK) return rv;
+  v1::ObjectReply reply;
+  rv = call.Run(&v1::Pkcs11::Stub::CopyObject, request, &reply);
+  if (rv == CKR_OK) *phNewObject = reply.object();
+  return rv;
+}
+
+CK_RV DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  v1::ObjectRequest request;
+  request.set_object(hObject);
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::DestroyObject, request, &reply);
+}
+
+CK_RV GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (pulSize == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::ObjectRequest request;
+  request.set_object(hObject);
+  v1::GetObjectSizeReply reply;
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::GetObjectSize, request, &reply);
+  if (rv == CKR_OK) *pulSize = reply.size();
+  return rv;
+}
+
+CK_RV GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+                        CK_ULONG ulCount) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (pTemplate == nullptr && ulCount != 0) return CKR_ARGUMENTS_BAD;
+  v1::GetAttributeValueRequest request;
+  request.set_object(hObject);
+  for (CK_ULONG i = 0; i < ulCount; ++i) {
+    v1::AttributeQuery* query = request.add_queries();
+    query->set_type(pTemplate[i].type);
+    query->mutable_output()->set_length_only(pTemplate[i].pValue == nullptr);
+    query->mutable_output()->set_buffer_len(pTemplate[i].pValue == nullptr ? 0 : pTemplate[i].ulValueLen);
+  }
+  v1::GetAttributeValueReply reply;
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::GetAttributeValue, request, &reply);
+  if (rv != CKR_OK) return rv;
+  if (reply.results_size() != static_cast<int>(ulCount)) return CKR_DEVICE_ERROR;
+  // Every attribute is processed; the result names the gravest problem met
+  // (PKCS #11 2.40 section 5.7, C_GetAttributeValue).
+  bool sensitive = false, invalid = false, too_small = false;
+  for (CK_ULONG i = 0; i < ulCount; ++i) {
+    const v1::AttributeResult& result = reply.results(static_cast<int>(i));
+    CK_ATTRIBUTE& out = pTemplate[i];
+    switch (result.rv()) {
+      case CKR_OK:
+        too_small |= DecodeInto(result.attribute(), out) == CKR_BUFFER_TOO_SMALL;
+        break;
+      case CKR_BUFFER_TOO_SMALL:
+        if (out.pValue == nullptr) {
+          out.ulValueLen = result.length();
+        } else {
+          out.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+          too_small = true;
+        }
+        break;
+      case CKR_ATTRIBUTE_SENSITIVE:
+        out.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        sensitive = true;
+        break;
+      default:
+        out.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        invalid = true;
+        break;
+    }
+  }
+  if (sensitive) return CKR_ATTRIBUTE_SENSITIVE;
+  if (invalid) return CKR_ATTRIBUTE_TYPE_INVALID;
+  if (too_small) return CKR_BUFFER_TOO_SMALL;
+  return CKR_OK;
+}
+
+CK_RV SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+                        CK_ULONG ulCount) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (pTemplate == nullptr && ulCount != 0) return CKR_ARGUMENTS_BAD;
+  v1::SetAttributeValueRequest request;
+  request.set_object(hObject);
+  CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
+  if (rv != CKR_OK) return rv;
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::SetAttributeValue, request, &reply);
+}
+
+CK_RV FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (pTemplate == nullptr && ulCount != 0) return CKR_ARGUMENTS_BAD;
+  v1::FindObjectsInitRequest request;
+  CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
+  if (rv != CKR_OK) return rv;
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::FindObjectsInit, request, &reply);
+}
+
+CK_RV FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
+                  CK_ULONG_PTR pulObjectCount) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (phObject == nullptr || pulObjectCount == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::FindObjectsRequest request;
+  request.set_max_objects(ulMaxObjectCount);
+  v1::FindObjectsReply reply;
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::FindObjects, request, &reply);
+  if (rv != CKR_OK) return rv;
+  const CK_ULONG found = std::min<CK_ULONG>(reply.objects_size(), ulMaxObjectCount);
+  std::copy(reply.objects().begin(), reply.objects().begin() + found, phObject);
+  *pulObjectCount = found;
+  return CKR_OK;
+}
+
+CK_RV FindObjectsFinal(CK_SESSION_HANDLE hSession) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  v1::SessionRequest request;
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::FindObjectsFinal, request, &reply);
+}
+
+}  // namespace hsm::client

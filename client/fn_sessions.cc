@@ -1,0 +1,112 @@
+// Session management (PKCS #11 2.40 section 5.6).
+#include "client/call.h"
+#include "client/functions.h"
+
+namespace hsm::client {
+
+CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify,
+                  CK_SESSION_HANDLE_PTR phSession) {
+  LibraryRef library;
+  if (!library) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  if (phSession == nullptr) return CKR_ARGUMENTS_BAD;
+  // Notify callbacks are never made: hsmd does not surrender sessions.
+  v1::OpenSessionRequest request;
+  request.set_slot_id(slotID);
+  request.set_flags(flags);
+  v1::OpenSessionReply reply;
+  // Read the epoch before the call: if hsmd restarts meanwhile, the session
+  // is recorded under the old epoch and reported invalid, never mixed up.
+  const uint64_t epoch = library->connection.epoch();
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::OpenSession, request, &reply);
+  if (rv != CKR_OK) return rv;
+  SessionEntry entry;
+  entry.server_session = reply.session();
+  entry.epoch = epoch;
+  entry.slot_id = slotID;
+  *phSession = library->sessions.Add(entry);
+  return CKR_OK;
+}
+
+CK_RV CloseSession(CK_SESSION_HANDLE hSession) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  v1::SessionRequest request;
+  v1::StatusReply reply;
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::CloseSession, request, &reply);
+  if (rv == CKR_OK) call.library().sessions.Remove(hSession);
+  return rv;
+}
+
+CK_RV CloseAllSessions(CK_SLOT_ID slotID) {
+  LibraryRef library;
+  if (!library) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  v1::SlotRequest request;
+  request.set_slot_id(slotID);
+  v1::StatusReply reply;
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::CloseAllSessions, request, &reply);
+  if (rv == CKR_OK) library->sessions.RemoveSlot(slotID);
+  return rv;
+}
+
+CK_RV GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (pInfo == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::SessionRequest request;
+  v1::GetSessionInfoReply reply;
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::GetSessionInfo, request, &reply);
+  if (rv != CKR_OK) return rv;
+  pInfo->slotID = reply.slot_id();
+  pInfo->state = reply.state();
+  pInfo->flags = reply.flags();
+  pInfo->ulDeviceError = reply.device_error();
+  return CKR_OK;
+}
+
+CK_RV GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
+                        CK_ULONG_PTR pulOperationStateLen) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  v1::OutputRequest request;
+  CK_RV rv = RequestOutput(pOperationState, pulOperationStateLen, request.mutable_output());
+  if (rv != CKR_OK) return rv;
+  v1::DataReply reply;
+  rv = call.Run(&v1::Pkcs11::Stub::GetOperationState, request, &reply);
+  return DeliverOutput(rv, reply, pOperationState, pulOperationStateLen);
+}
+
+CK_RV SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
+                        CK_ULONG ulOperationStateLen, CK_OBJECT_HANDLE hEncryptionKey,
+                        CK_OBJECT_HANDLE hAuthenticationKey) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  if (pOperationState == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::SetOperationStateRequest request;
+  request.set_state(reinterpret_cast<const char*>(pOperationState), ulOperationStateLen);
+  request.set_encryption_key(hEncryptionKey);
+  request.set_authentication_key(hAuthenticationKey);
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::SetOperationState, request, &reply);
+}
+
+CK_RV Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  // No protected authentication path: the PIN must be given.
+  if (pPin == nullptr) return CKR_ARGUMENTS_BAD;
+  v1::LoginRequest request;
+  request.set_user_type(userType);
+  request.set_pin(reinterpret_cast<const char*>(pPin), ulPinLen);
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::Login, request, &reply);
+}
+
+CK_RV Logout(CK_SESSION_HANDLE hSession) {
+  SessionCall call(hSession);
+  if (call.status() != CKR_OK) return call.status();
+  v1::SessionRequest request;
+  v1::StatusReply reply;
+  return call.Run(&v1::Pkcs11::Stub::Logout, request, &reply);
+}
+
+}  // namespace hsm::client
