@@ -51,6 +51,11 @@ bool Set(const std::string& key, const std::string& value, Config& config, std::
       why = "long_deadline_ms must be a positive number of milliseconds";
       return false;
     }
+  } else if (key == "connect_wait_ms") {
+    if (!ParseMilliseconds(value, config.connect_wait_ms)) {
+      why = "connect_wait_ms must be a positive number of milliseconds";
+      return false;
+    }
   } else {
     why = "unknown key '" + key + "'";
     return false;
@@ -106,7 +111,8 @@ bool LoadConfig(Config& config, std::string& error) {
     const char* key;
   };
   for (const Override& o : {Override{"HSM_SERVER", "server"}, Override{"HSM_DEADLINE_MS", "deadline_ms"},
-                            Override{"HSM_LONG_DEADLINE_MS", "long_deadline_ms"}}) {
+                            Override{"HSM_LONG_DEADLINE_MS", "long_deadline_ms"},
+                            Override{"HSM_CONNECT_WAIT_MS", "connect_wait_ms"}}) {
     const char* value = std::getenv(o.variable);
     if (value == nullptr || *value == '\0') continue;
     std::string why;

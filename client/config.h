@@ -6,6 +6,8 @@
 //   server            HOST:PORT of hsmd              (env HSM_SERVER)
 //   deadline_ms       per-call deadline              (env HSM_DEADLINE_MS)
 //   long_deadline_ms  deadline of key generation     (env HSM_LONG_DEADLINE_MS)
+//   connect_wait_ms   after hsmd was unreachable, how long a call waits for it
+//                     to come back before failing    (env HSM_CONNECT_WAIT_MS)
 #ifndef HSM_CLIENT_CONFIG_H_
 #define HSM_CLIENT_CONFIG_H_
 
@@ -18,6 +20,7 @@ struct Config {
   std::string server = "127.0.0.1:7700";
   int64_t deadline_ms = 10000;
   int64_t long_deadline_ms = 300000;
+  int64_t connect_wait_ms = 1000;
 };
 
 inline constexpr char kDefaultConfigPath[] = "/etc/hsm/pkcs11.conf";

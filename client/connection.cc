@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "client/log.h"
 
 namespace hsm::client {
@@ -21,9 +23,10 @@ std::string Hostname() {
 Connection::Connection(const Config& config) : config_(config) {
   grpc::ChannelArguments args;
   // Reconnect quickly after hsmd restarts instead of gRPC's default backoff
-  // of up to two minutes.
+  // of up to two minutes. (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone:
+  // gRPC also uses it as the connect timeout, which a TLS handshake over a
+  // slow network needs.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(16 << 20);
   args.SetMaxSendMessageSize(16 << 20);
@@ -90,6 +93,13 @@ CK_RV Connection::TransportFailure(const grpc::Status& status) {
 
 void Connection::NoteReachable() {
   if (unreachable_reported_.exchange(false)) LogError("hsmd at " + config_.server + " reachable again");
+}
+
+void Connection::AwaitReconnect() {
+  auto state = channel_->GetState(/*try_to_connect=*/true);
+  if (state == GRPC_CHANNEL_READY) return;
+  channel_->WaitForConnected(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(std::min(config_.connect_wait_ms, config_.deadline_ms)));
 }
 
 void Connection::HeartbeatLoop() {

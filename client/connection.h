@@ -3,7 +3,9 @@
 //
 // Every RPC goes through Call(), which fills in the application id, applies
 // the deadline and turns gRPC failures into CK_RVs in one place:
-//   UNAVAILABLE, DEADLINE_EXCEEDED, ... -> CKR_DEVICE_ERROR (said once on stderr)
+//   UNAVAILABLE, DEADLINE_EXCEEDED, ... -> CKR_DEVICE_ERROR (said once on stderr);
+//     the next call first waits up to connect_wait_ms for the channel to come
+//     back. A call that may have reached hsmd is never sent twice.
 //   UNIMPLEMENTED                       -> CKR_FUNCTION_NOT_SUPPORTED
 //   FAILED_PRECONDITION (hsmd does not know the application: it restarted or
 //   dropped us) -> register again; a session-bound call then reports
@@ -52,6 +54,7 @@ class Connection {
   CK_RV Call(Rpc<Request, Reply> rpc, Request& request, Reply* reply,
              CallKind kind = CallKind::kApplication, Deadline deadline = Deadline::kNormal) {
     for (int attempt = 0; attempt < 2; ++attempt) {
+      if (unreachable_reported_.load(std::memory_order_relaxed)) AwaitReconnect();
       uint64_t app = 0;
       CK_RV rv = EnsureRegistered(app);
       if (rv != CKR_OK) return rv;
@@ -81,6 +84,10 @@ class Connection {
   void Forget(uint64_t app);
   CK_RV TransportFailure(const grpc::Status& status);
   void NoteReachable();
+  // After a transport failure: wait (bounded) for the channel to connect
+  // again. Waiting is what drives gRPC's reconnect attempt; calls that fail
+  // fast would leave it to a poller that runs only every five seconds.
+  void AwaitReconnect();
   std::chrono::system_clock::time_point DeadlineFor(Deadline deadline) const;
   void HeartbeatLoop();
   void StopHeartbeat();

@@ -1,0 +1,76 @@
+// The fixture of the integration tests: one real hsmd per test suite, the
+// real client library loaded once, and a fresh application (C_Initialize /
+// C_Finalize) around every test.
+#ifndef HSM_TESTS_INTEGRATION_FIXTURE_H_
+#define HSM_TESTS_INTEGRATION_FIXTURE_H_
+
+#include <stdlib.h>
+
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/hsmd_process.h"
+#include "tests/testing/module.h"
+#include "tests/testing/rv.h"
+
+namespace hsm::testing {
+
+class Pkcs11Test : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    hsmd_ = HsmdProcess::Start().release();
+    ASSERT_NE(hsmd_, nullptr);
+    module_ = Module::Load().release();
+    ASSERT_NE(module_, nullptr);
+  }
+  static void TearDownTestSuite() {
+    delete module_;
+    module_ = nullptr;
+    delete hsmd_;
+    hsmd_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(hsmd_, nullptr);
+    setenv("HSM_SERVER", hsmd_->address().c_str(), 1);
+    f_ = module_->functions();
+    ASSERT_THAT(f_->C_Initialize(nullptr), RvIs(CKR_OK));
+  }
+  void TearDown() override { f_->C_Finalize(nullptr); }
+
+  CK_SESSION_HANDLE Open(CK_FLAGS flags = CKF_SERIAL_SESSION | CKF_RW_SESSION) {
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    EXPECT_THAT(f_->C_OpenSession(slot(), flags, nullptr, nullptr, &session), RvIs(CKR_OK));
+    return session;
+  }
+  CK_RV Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, const std::string& pin) {
+    return f_->C_Login(session, user, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())),
+                       pin.size());
+  }
+  CK_ULONG State(CK_SESSION_HANDLE session) {
+    CK_SESSION_INFO info{};
+    EXPECT_THAT(f_->C_GetSessionInfo(session, &info), RvIs(CKR_OK));
+    return info.state;
+  }
+  CK_SLOT_ID slot() const { return hsmd_->slot_id; }
+
+  static HsmdProcess* hsmd_;
+  static Module* module_;
+  CK_FUNCTION_LIST* f_ = nullptr;
+};
+
+inline HsmdProcess* Pkcs11Test::hsmd_ = nullptr;
+inline Module* Pkcs11Test::module_ = nullptr;
+
+// A blank-padded PKCS #11 text field as a string without its padding.
+template <size_t N>
+std::string Unpad(const CK_UTF8CHAR (&field)[N]) {
+  std::string text(reinterpret_cast<const char*>(field), N);
+  return text.substr(0, text.find_last_not_of(' ') + 1);
+}
+
+}  // namespace hsm::testing
+
+#endif  // HSM_TESTS_INTEGRATION_FIXTURE_H_
