@@ -1,0 +1,281 @@
+#include "storage/object_store.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "storage/records.pb.h"
+#include "storage/token_store.h"
+#include "third_party/pkcs11/pkcs11.h"
+
+namespace hsm::storage {
+namespace {
+
+// Issuer and serial number together name one certificate.
+constexpr uint64_t kIssuerAndSerial = 0xFFFFFFFFFFFF0001ull;
+
+// Indexed attributes, most selective first.
+constexpr uint64_t kIndexKinds[] = {CKA_VALUE, kIssuerAndSerial, CKA_ID, CKA_SUBJECT, CKA_LABEL,
+                                    CKA_KEY_TYPE, CKA_CLASS};
+
+std::string TokenPrefix(TokenRef token) { return Be64(token.tenant_id) + Be64(token.slot_id); }
+
+std::string ObjectKey(TokenRef token, uint64_t id) { return TokenPrefix(token) + Be64(id); }
+
+uint64_t ReadBe64(std::string_view bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
+
+// A stable encoding of a value, for hashing into the index.
+std::string Canonical(const hsm::v1::Attribute& a) {
+  switch (a.value_case()) {
+    case hsm::v1::Attribute::kUlong:
+      return "u" + Be64(a.ulong());
+    case hsm::v1::Attribute::kBoolean:
+      return a.boolean() ? "o1" : "o0";
+    case hsm::v1::Attribute::kBytes:
+      return "b" + a.bytes();
+    default:
+      return "x" + a.SerializeAsString();
+  }
+}
+
+std::string Digest(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), 16);
+}
+
+// The digest under which `attributes` appear in index `kind`, if they do.
+std::optional<std::string> IndexDigest(uint64_t kind, const AttributeSet& attributes) {
+  if (kind == kIssuerAndSerial) {
+    auto issuer = attributes.find(CKA_ISSUER), serial = attributes.find(CKA_SERIAL_NUMBER);
+    if (issuer == attributes.end() || serial == attributes.end()) return std::nullopt;
+    std::string issuer_value = Canonical(issuer->second);
+    return Digest(Be64(issuer_value.size()) + issuer_value + Canonical(serial->second));
+  }
+  auto it = attributes.find(kind);
+  if (it == attributes.end()) return std::nullopt;
+  return Digest(Canonical(it->second));
+}
+
+std::string IndexPrefix(TokenRef token, uint64_t kind, const std::string& digest) {
+  return TokenPrefix(token) + Be64(kind) + digest;
+}
+
+std::string NextIdKey(TokenRef token) { return "next_object" + TokenPrefix(token); }
+
+absl::Status ParseObject(std::string_view bytes, StoredObject& object) {
+  if (!object.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("a stored object does not parse");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string SealBinding(TokenRef token, uint64_t id, uint64_t type) {
+  return "hsm object attribute" + TokenPrefix(token) + Be64(id) + Be64(type);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectStore>> ObjectStore::Open(LmdbEnv* env, const Sealer* sealer) {
+  absl::StatusOr<MDB_dbi> objects = env->OpenDatabase("objects");
+  if (!objects.ok()) return objects.status();
+  absl::StatusOr<MDB_dbi> index = env->OpenDatabase("object_index");
+  if (!index.ok()) return index.status();
+  absl::StatusOr<MDB_dbi> meta = env->OpenDatabase("meta");
+  if (!meta.ok()) return meta.status();
+  return std::unique_ptr<ObjectStore>(new ObjectStore(env, sealer, *objects, *index, *meta));
+}
+
+absl::Status ObjectStore::Write(Txn& txn, TokenRef token, uint64_t id, const AttributeSet& attributes,
+                                const std::set<uint64_t>& secret) {
+  StoredObject stored;
+  stored.set_id(id);
+  AttributeSet plain;
+  for (const auto& [type, attribute] : attributes) {
+    if (secret.count(type) == 0) {
+      *stored.add_attributes() = attribute;
+      plain[type] = attribute;
+      continue;
+    }
+    absl::StatusOr<SealedValue> sealed =
+        sealer_->Seal(token.tenant_id, token.slot_id, attribute.SerializeAsString(), SealBinding(token, id, type));
+    if (!sealed.ok()) return sealed.status();
+    SealedAttribute* entry = stored.add_sealed();
+    entry->set_type(type);
+    *entry->mutable_value() = *sealed;
+  }
+  absl::Status status = txn.Put(objects_, ObjectKey(token, id), stored.SerializeAsString());
+  if (!status.ok()) return status;
+  for (uint64_t kind : kIndexKinds) {
+    std::optional<std::string> digest = IndexDigest(kind, plain);
+    if (!digest.has_value()) continue;
+    status = txn.Put(index_, IndexPrefix(token, kind, *digest) + Be64(id), "");
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ObjectStore::Erase(Txn& txn, TokenRef token, uint64_t id) {
+  const std::string key = ObjectKey(token, id);
+  absl::StatusOr<std::optional<std::string_view>> bytes = txn.Get(objects_, key);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return absl::NotFoundError("no such object");
+  StoredObject stored;
+  absl::Status status = ParseObject(**bytes, stored);
+  if (!status.ok()) return status;
+  AttributeSet plain;
+  for (const hsm::v1::Attribute& attribute : stored.attributes()) plain[attribute.type()] = attribute;
+  for (uint64_t kind : kIndexKinds) {
+    std::optional<std::string> digest = IndexDigest(kind, plain);
+    if (!digest.has_value()) continue;
+    status = txn.Delete(index_, IndexPrefix(token, kind, *digest) + Be64(id));
+    if (!status.ok()) return status;
+  }
+  return txn.Delete(objects_, key);
+}
+
+absl::StatusOr<uint64_t> ObjectStore::Create(TokenRef token, const AttributeSet& attributes,
+                                             const std::set<uint64_t>& secret) {
+  uint64_t id = 0;
+  absl::Status status = env_->Write([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> next = txn.Get(meta_, NextIdKey(token));
+    if (!next.ok()) return next.status();
+    id = next->has_value() ? ReadBe64(**next) : 1;
+    if (id >= kMaxObjectId) return absl::ResourceExhaustedError("the token has used all its object ids");
+    absl::Status put = txn.Put(meta_, NextIdKey(token), Be64(id + 1));
+    if (!put.ok()) return put;
+    return Write(txn, token, id, attributes, secret);
+  });
+  if (!status.ok()) return status;
+  return id;
+}
+
+absl::Status ObjectStore::Replace(TokenRef token, uint64_t id, const AttributeSet& attributes,
+                                  const std::set<uint64_t>& secret) {
+  return env_->Write([&](Txn& txn) -> absl::Status {
+    absl::Status erased = Erase(txn, token, id);
+    if (!erased.ok()) return erased;
+    return Write(txn, token, id, attributes, secret);
+  });
+}
+
+absl::Status ObjectStore::Destroy(TokenRef token, uint64_t id) {
+  return env_->Write([&](Txn& txn) { return Erase(txn, token, id); });
+}
+
+absl::Status ObjectStore::DestroyAll(TokenRef token) {
+  return env_->Write([&](Txn& txn) -> absl::Status {
+    std::vector<std::string> keys;
+    for (MDB_dbi db : {objects_, index_}) {
+      keys.clear();
+      absl::Status walk = txn.ForEachWithPrefix(db, TokenPrefix(token), [&](std::string_view key, auto) {
+        keys.emplace_back(key);
+        return true;
+      });
+      if (!walk.ok()) return walk;
+      for (const std::string& key : keys) {
+        absl::Status deleted = txn.Delete(db, key);
+        if (!deleted.ok()) return deleted;
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<AttributeSet>> ObjectStore::Load(TokenRef token, uint64_t id) {
+  StoredObject stored;
+  bool found = false;
+  absl::Status status = env_->Read([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> bytes = txn.Get(objects_, ObjectKey(token, id));
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->has_value()) return absl::OkStatus();
+    found = true;
+    return ParseObject(**bytes, stored);
+  });
+  if (!status.ok()) return status;
+  if (!found) return std::optional<AttributeSet>();
+  AttributeSet attributes;
+  for (const hsm::v1::Attribute& attribute : stored.attributes()) attributes[attribute.type()] = attribute;
+  for (const SealedAttribute& sealed : stored.sealed()) {
+    absl::StatusOr<std::string> opened =
+        sealer_->Open(token.tenant_id, token.slot_id, sealed.value(), SealBinding(token, id, sealed.type()));
+    if (!opened.ok()) return opened.status();
+    hsm::v1::Attribute& attribute = attributes[sealed.type()];
+    if (!attribute.ParseFromString(*opened)) return absl::DataLossError("a sealed attribute does not parse");
+  }
+  return std::optional<AttributeSet>(std::move(attributes));
+}
+
+absl::StatusOr<std::vector<uint64_t>> ObjectStore::Find(TokenRef token, const AttributeSet& query,
+                                                        const Matcher& match) {
+  std::vector<uint64_t> ids;
+  absl::Status status = env_->Read([&](Txn& txn) -> absl::Status {
+    // Candidates: the most selective index the query names, or every object.
+    std::vector<uint64_t> candidates;
+    bool indexed = false;
+    for (uint64_t kind : kIndexKinds) {
+      std::optional<std::string> digest = IndexDigest(kind, query);
+      if (!digest.has_value()) continue;
+      const std::string prefix = IndexPrefix(token, kind, *digest);
+      absl::Status walk = txn.ForEachWithPrefix(index_, prefix, [&](std::string_view key, auto) {
+        candidates.push_back(ReadBe64(key.substr(prefix.size())));
+        return true;
+      });
+      if (!walk.ok()) return walk;
+      indexed = true;
+      break;
+    }
+    StoredObject stored;
+    AttributeSet plain;
+    std::set<uint64_t> sealed;
+    auto consider = [&](std::string_view bytes) -> absl::Status {
+      stored.Clear();
+      plain.clear();
+      sealed.clear();
+      absl::Status parsed = ParseObject(bytes, stored);
+      if (!parsed.ok()) return parsed;
+      for (const hsm::v1::Attribute& attribute : stored.attributes()) plain[attribute.type()] = attribute;
+      for (const SealedAttribute& attribute : stored.sealed()) sealed.insert(attribute.type());
+      if (match(plain, sealed)) ids.push_back(stored.id());
+      return absl::OkStatus();
+    };
+    if (indexed) {
+      for (uint64_t id : candidates) {
+        absl::StatusOr<std::optional<std::string_view>> bytes = txn.Get(objects_, ObjectKey(token, id));
+        if (!bytes.ok()) return bytes.status();
+        if (!bytes->has_value()) continue;
+        absl::Status considered = consider(**bytes);
+        if (!considered.ok()) return considered;
+      }
+      return absl::OkStatus();
+    }
+    absl::Status result;
+    absl::Status walk = txn.ForEachWithPrefix(objects_, TokenPrefix(token), [&](auto, std::string_view bytes) {
+      result = consider(bytes);
+      return result.ok();
+    });
+    return walk.ok() ? result : walk;
+  });
+  if (!status.ok()) return status;
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+absl::StatusOr<size_t> ObjectStore::Count(TokenRef token) {
+  size_t count = 0;
+  absl::Status status = env_->Read([&](Txn& txn) {
+    return txn.ForEachWithPrefix(objects_, TokenPrefix(token), [&](auto, auto) {
+      ++count;
+      return true;
+    });
+  });
+  if (!status.ok()) return status;
+  return count;
+}
+
+}  // namespace hsm::storage

@@ -1,0 +1,81 @@
+// Token objects in LMDB: each change one write transaction, key material sealed
+// (storage/sealer.h), and indexes on what clients search by, so that a search
+// naming one of them never walks the whole token.
+#ifndef HSM_STORAGE_OBJECT_STORE_H_
+#define HSM_STORAGE_OBJECT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/hsm/v1/pkcs11.pb.h"
+#include "storage/lmdb_env.h"
+#include "storage/sealer.h"
+
+namespace hsm::storage {
+
+// An object's attributes by type.
+using AttributeSet = std::map<uint64_t, hsm::v1::Attribute>;
+
+struct TokenRef {
+  uint64_t tenant_id = 0;
+  uint64_t slot_id = 0;
+};
+
+// Object ids are below this, so that they never meet session-object handles.
+inline constexpr uint64_t kMaxObjectId = uint64_t{1} << 32;
+
+class ObjectStore {
+ public:
+  // `env` and `sealer` must outlive the store.
+  static absl::StatusOr<std::unique_ptr<ObjectStore>> Open(LmdbEnv* env, const Sealer* sealer);
+
+  // Stores a new object and returns its id, never reused on the token. The
+  // attributes whose types are in `secret` are sealed.
+  absl::StatusOr<uint64_t> Create(TokenRef token, const AttributeSet& attributes,
+                                  const std::set<uint64_t>& secret);
+  // Replaces an object's attributes; NotFound if there is no such object.
+  absl::Status Replace(TokenRef token, uint64_t id, const AttributeSet& attributes,
+                       const std::set<uint64_t>& secret);
+  // NotFound if there is no such object.
+  absl::Status Destroy(TokenRef token, uint64_t id);
+  absl::Status DestroyAll(TokenRef token);
+
+  // The object's attributes with sealed ones opened, or nullopt.
+  absl::StatusOr<std::optional<AttributeSet>> Load(TokenRef token, uint64_t id);
+
+  // The ids of the objects for which `match` holds, in id order. `match` sees
+  // the plain attributes and the types of the sealed ones (never their
+  // values). Only objects that share the query's most selective indexed
+  // attribute are looked at.
+  using Matcher = std::function<bool(const AttributeSet& plain, const std::set<uint64_t>& sealed)>;
+  absl::StatusOr<std::vector<uint64_t>> Find(TokenRef token, const AttributeSet& query, const Matcher& match);
+
+  absl::StatusOr<size_t> Count(TokenRef token);
+
+ private:
+  ObjectStore(LmdbEnv* env, const Sealer* sealer, MDB_dbi objects, MDB_dbi index, MDB_dbi meta)
+      : env_(env), sealer_(sealer), objects_(objects), index_(index), meta_(meta) {}
+
+  absl::Status Write(Txn& txn, TokenRef token, uint64_t id, const AttributeSet& attributes,
+                     const std::set<uint64_t>& secret);
+  absl::Status Erase(Txn& txn, TokenRef token, uint64_t id);
+
+  LmdbEnv* env_;
+  const Sealer* sealer_;
+  MDB_dbi objects_;  // token | id -> StoredObject
+  MDB_dbi index_;    // token | index kind | digest(value) | id -> ""
+  MDB_dbi meta_;     // "next_object" | token -> next id
+};
+
+// The associated data a sealed attribute is bound to.
+std::string SealBinding(TokenRef token, uint64_t id, uint64_t type);
+
+}  // namespace hsm::storage
+
+#endif  // HSM_STORAGE_OBJECT_STORE_H_

@@ -1,0 +1,151 @@
+#include "storage/object_store.h"
+
+#include <stdlib.h>
+
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "third_party/pkcs11/pkcs11.h"
+
+namespace hsm::storage {
+namespace {
+
+std::string TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/objXXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  return mkdtemp(buf.data());
+}
+
+hsm::v1::Attribute Ulong(uint64_t type, uint64_t value) {
+  hsm::v1::Attribute a;
+  a.set_type(type);
+  a.set_ulong(value);
+  return a;
+}
+
+hsm::v1::Attribute Bytes(uint64_t type, const std::string& value) {
+  hsm::v1::Attribute a;
+  a.set_type(type);
+  a.set_bytes(value);
+  return a;
+}
+
+AttributeSet Set(std::initializer_list<hsm::v1::Attribute> attributes) {
+  AttributeSet set;
+  for (const auto& a : attributes) set[a.type()] = a;
+  return set;
+}
+
+// Matches when every attribute of `query` is there with the same value.
+ObjectStore::Matcher Matching(const AttributeSet& query) {
+  return [query](const AttributeSet& plain, const std::set<uint64_t>&) {
+    for (const auto& [type, want] : query) {
+      auto it = plain.find(type);
+      if (it == plain.end() || it->second.SerializeAsString() != want.SerializeAsString()) return false;
+    }
+    return true;
+  };
+}
+
+class ObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir();
+    Reopen();
+  }
+  void Reopen() {
+    store_.reset();
+    env_.reset();
+    env_ = std::move(*LmdbEnv::Open(dir_));
+    sealer_ = std::move(*Sealer::Create(std::string(kMasterKeyBytes, 'm')));
+    store_ = std::move(*ObjectStore::Open(env_.get(), sealer_.get()));
+  }
+  std::string DatabaseBytes() {
+    std::ifstream file(dir_ + "/data.mdb", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+
+  std::string dir_;
+  std::unique_ptr<LmdbEnv> env_;
+  std::unique_ptr<Sealer> sealer_;
+  std::unique_ptr<ObjectStore> store_;
+  TokenRef token_{1, 1};
+};
+
+TEST_F(ObjectStoreTest, CreateLoadReplaceDestroy) {
+  auto id = store_->Create(token_, Set({Ulong(CKA_CLASS, CKO_DATA), Bytes(CKA_LABEL, "first")}), {});
+  ASSERT_TRUE(id.ok());
+  auto loaded = store_->Load(token_, *id);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((**loaded).at(CKA_LABEL).bytes(), "first");
+  ASSERT_TRUE(store_->Replace(token_, *id, Set({Ulong(CKA_CLASS, CKO_DATA), Bytes(CKA_LABEL, "second")}), {}).ok());
+  EXPECT_EQ((**store_->Load(token_, *id)).at(CKA_LABEL).bytes(), "second");
+  ASSERT_TRUE(store_->Destroy(token_, *id).ok());
+  EXPECT_FALSE(store_->Load(token_, *id)->has_value());
+  EXPECT_EQ(store_->Destroy(token_, *id).code(), absl::StatusCode::kNotFound);
+  // Ids are never reused.
+  auto next = store_->Create(token_, Set({Ulong(CKA_CLASS, CKO_DATA)}), {});
+  EXPECT_GT(*next, *id);
+}
+
+TEST_F(ObjectStoreTest, SecretsAreSealedAtRestAndOpenAfterReopen) {
+  const std::string key_bytes = "KEYMATERIAL-0123456789-abcdefghij";
+  auto id = store_->Create(token_, Set({Ulong(CKA_CLASS, CKO_SECRET_KEY), Bytes(CKA_VALUE, key_bytes)}),
+                           {CKA_VALUE});
+  ASSERT_TRUE(id.ok());
+  Reopen();
+  EXPECT_EQ(DatabaseBytes().find(key_bytes), std::string::npos);
+  auto loaded = store_->Load(token_, *id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((**loaded).at(CKA_VALUE).bytes(), key_bytes);
+  // Sealed values are neither indexed nor shown to a matcher.
+  auto found = store_->Find(token_, Set({Bytes(CKA_VALUE, key_bytes)}),
+                            Matching(Set({Bytes(CKA_VALUE, key_bytes)})));
+  EXPECT_TRUE(found->empty());
+}
+
+TEST_F(ObjectStoreTest, FindUsesIndexesAndMatchesExactly) {
+  for (int i = 0; i < 50; ++i) {
+    store_->Create(token_, Set({Ulong(CKA_CLASS, i % 2 ? CKO_CERTIFICATE : CKO_PRIVATE_KEY),
+                               Bytes(CKA_ID, "id" + std::to_string(i % 10)), Bytes(CKA_LABEL, "l" + std::to_string(i))}),
+                   {})
+        .IgnoreError();
+  }
+  int looked_at = 0;
+  AttributeSet query = Set({Bytes(CKA_ID, "id3"), Ulong(CKA_CLASS, CKO_CERTIFICATE)});
+  auto found = store_->Find(token_, query, [&](const AttributeSet& plain, const std::set<uint64_t>& sealed) {
+    ++looked_at;
+    return Matching(query)(plain, sealed);
+  });
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 5u);  // i = 3, 13, 23, 33, 43: all odd, so certificates
+  EXPECT_EQ(looked_at, 5);       // only the objects with CKA_ID "id3" were read
+  auto all = store_->Find(token_, {}, Matching({}));
+  EXPECT_EQ(all->size(), 50u);
+}
+
+TEST_F(ObjectStoreTest, IssuerAndSerialTogether) {
+  store_->Create(token_, Set({Bytes(CKA_ISSUER, "CA"), Bytes(CKA_SERIAL_NUMBER, "\x02\x01\x05")}), {}).IgnoreError();
+  store_->Create(token_, Set({Bytes(CKA_ISSUER, "CA"), Bytes(CKA_SERIAL_NUMBER, "\x02\x01\x06")}), {}).IgnoreError();
+  AttributeSet query = Set({Bytes(CKA_ISSUER, "CA"), Bytes(CKA_SERIAL_NUMBER, "\x02\x01\x06")});
+  EXPECT_EQ(store_->Find(token_, query, Matching(query))->size(), 1u);
+}
+
+TEST_F(ObjectStoreTest, TokensAreSeparate) {
+  TokenRef other{1, 2}, other_tenant{2, 1};
+  store_->Create(token_, Set({Bytes(CKA_LABEL, "mine")}), {}).IgnoreError();
+  EXPECT_TRUE(store_->Find(other, {}, Matching({}))->empty());
+  EXPECT_TRUE(store_->Find(other_tenant, {}, Matching({}))->empty());
+  EXPECT_EQ(*store_->Count(token_), 1u);
+  ASSERT_TRUE(store_->DestroyAll(token_).ok());
+  EXPECT_EQ(*store_->Count(token_), 0u);
+  AttributeSet query = Set({Bytes(CKA_LABEL, "mine")});
+  EXPECT_TRUE(store_->Find(token_, query, Matching(query))->empty());
+}
+
+}  // namespace
+}  // namespace hsm::storage
