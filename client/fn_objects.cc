@@ -82,7 +82,11 @@ CK_RV GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK
     CK_ATTRIBUTE& out = pTemplate[i];
     switch (result.rv()) {
       case CKR_OK:
-        too_small |= DecodeInto(result.attribute(), out) == CKR_BUFFER_TOO_SMALL;
+        if (result.attribute().value_case() == v1::Attribute::VALUE_NOT_SET) {
+          out.ulValueLen = result.length();  // a length query: hsmd sent no bytes
+        } else {
+          too_small |= DecodeInto(result.attribute(), out) == CKR_BUFFER_TOO_SMALL;
+        }
         break;
       case CKR_BUFFER_TOO_SMALL:
         if (out.pValue == nullptr) {

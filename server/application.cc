@@ -30,12 +30,18 @@ void Application::CloseSession(uint64_t session_id) {
   if (it == sessions_.end()) return;
   uint64_t slot_id = it->second->slot_id;
   sessions_.erase(it);
+  for (auto object = session_objects_.begin(); object != session_objects_.end();) {
+    object = object->second.session_id == session_id ? session_objects_.erase(object) : std::next(object);
+  }
   if (SessionCount(slot_id) == 0) login_.erase(slot_id);
 }
 
 void Application::CloseAllSessions(uint64_t slot_id) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     it = it->second->slot_id == slot_id ? sessions_.erase(it) : std::next(it);
+  }
+  for (auto object = session_objects_.begin(); object != session_objects_.end();) {
+    object = object->second.slot_id == slot_id ? session_objects_.erase(object) : std::next(object);
   }
   login_.erase(slot_id);
 }
@@ -49,6 +55,27 @@ size_t Application::ReadWriteSessionCount(uint64_t slot_id) const {
   return std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& s) {
     return s.second->slot_id == slot_id && s.second->read_write;
   });
+}
+
+uint64_t Application::AddSessionObject(SessionObject object) {
+  uint64_t handle = next_object_handle_++;
+  session_objects_[handle] = std::move(object);
+  return handle;
+}
+
+SessionObject* Application::FindSessionObject(uint64_t handle) {
+  auto it = session_objects_.find(handle);
+  return it == session_objects_.end() ? nullptr : &it->second;
+}
+
+void Application::RemoveSessionObject(uint64_t handle) { session_objects_.erase(handle); }
+
+std::vector<uint64_t> Application::SessionObjectsOn(uint64_t slot_id) const {
+  std::vector<uint64_t> handles;
+  for (const auto& [handle, object] : session_objects_) {
+    if (object.slot_id == slot_id) handles.push_back(handle);
+  }
+  return handles;
 }
 
 LoginState Application::login(uint64_t slot_id) const {

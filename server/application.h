@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "server/session_operations.h"
+#include "storage/object_store.h"
 #include "absl/time/time.h"
 
 namespace hsm::server {
@@ -26,11 +28,24 @@ struct FindOperation {
   size_t next = 0;
 };
 
+// A session object: it lives in memory only, is seen by every session of its
+// application on its token, and dies with the session that created it.
+struct SessionObject {
+  uint64_t slot_id = 0;
+  uint64_t session_id = 0;
+  storage::AttributeSet attributes;
+};
+
+// Session-object handles start here, above every token-object id.
+inline constexpr uint64_t kFirstSessionObjectHandle = storage::kMaxObjectId;
+
 struct Session {
   uint64_t id = 0;
   uint64_t slot_id = 0;
   bool read_write = false;
   std::optional<FindOperation> find;
+  // Shared so a copy of the session reaches the same operations.
+  std::shared_ptr<SessionOperations> operations = std::make_shared<SessionOperations>();
 };
 
 class Application {
@@ -56,7 +71,8 @@ class Application {
   Session& OpenSession(uint64_t slot_id, bool read_write);
   // nullptr if `session_id` is not one of this application's open sessions.
   Session* FindSession(uint64_t session_id);
-  // Closes a session; the last session of a token logs the token out.
+  // Closes a session, destroying its session objects; the last session of a
+  // token logs the token out.
   void CloseSession(uint64_t session_id);
   void CloseAllSessions(uint64_t slot_id);
   // Counts of this application's sessions on `slot_id`.
@@ -65,6 +81,13 @@ class Application {
   size_t ReadOnlySessionCount(uint64_t slot_id) const {
     return SessionCount(slot_id) - ReadWriteSessionCount(slot_id);
   }
+
+  uint64_t AddSessionObject(SessionObject object);
+  // nullptr if `handle` is not a session object of this application.
+  SessionObject* FindSessionObject(uint64_t handle);
+  void RemoveSessionObject(uint64_t handle);
+  // The handles of the session objects on `slot_id`, in handle order.
+  std::vector<uint64_t> SessionObjectsOn(uint64_t slot_id) const;
 
   LoginState login(uint64_t slot_id) const;
   void set_login(uint64_t slot_id, LoginState state);
@@ -80,6 +103,8 @@ class Application {
   uint64_t next_session_id_ = 1;  // 0 is never a valid handle
   std::map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::map<uint64_t, LoginState> login_;
+  uint64_t next_object_handle_ = kFirstSessionObjectHandle;
+  std::map<uint64_t, SessionObject> session_objects_;
 };
 
 // The CKS_* state of `session` under `login`.

@@ -2,7 +2,8 @@
 // Methods fill the reply and return the PKCS #11 result as an absl::Status
 // carrying a CK_RV (server/rv.h); the gRPC adapter (pkcs11_service) does the
 // rest. Methods are grouped by PKCS #11 function group, one file each:
-// hsm_general.cc, hsm_slots.cc, hsm_sessions.cc, hsm_objects.cc, hsm_random.cc.
+// hsm_general.cc, hsm_slots.cc, hsm_sessions.cc, hsm_objects.cc, hsm_crypto.cc,
+// hsm_keys.cc, hsm_random.cc.
 #ifndef HSM_SERVER_HSM_H_
 #define HSM_SERVER_HSM_H_
 
@@ -14,6 +15,8 @@
 #include "proto/hsm/v1/pkcs11.pb.h"
 #include "server/application.h"
 #include "server/application_registry.h"
+#include "server/key_cache.h"
+#include "storage/object_store.h"
 #include "storage/token_store.h"
 
 namespace hsm::server {
@@ -31,8 +34,8 @@ uint64_t NewInstanceId();
 
 class Hsm {
  public:
-  Hsm(storage::TokenStore* tokens, ApplicationRegistry* apps, HsmOptions options)
-      : tokens_(tokens), apps_(apps), options_(options), instance_id_(NewInstanceId()) {}
+  Hsm(storage::TokenStore* tokens, storage::ObjectStore* objects, ApplicationRegistry* apps, HsmOptions options)
+      : tokens_(tokens), objects_(objects), apps_(apps), options_(options), instance_id_(NewInstanceId()) {}
 
   const HsmOptions& options() const { return options_; }
 
@@ -71,12 +74,56 @@ class Hsm {
   absl::Status Logout(Application& app, const v1::SessionRequest& request, v1::StatusReply* reply);
 
   // Object management (hsm_objects.cc).
+  absl::Status CreateObject(Application& app, const v1::CreateObjectRequest& request, v1::ObjectReply* reply);
+  absl::Status CopyObject(Application& app, const v1::CopyObjectRequest& request, v1::ObjectReply* reply);
+  absl::Status DestroyObject(Application& app, const v1::ObjectRequest& request, v1::StatusReply* reply);
+  absl::Status GetObjectSize(Application& app, const v1::ObjectRequest& request, v1::GetObjectSizeReply* reply);
+  absl::Status GetAttributeValue(Application& app, const v1::GetAttributeValueRequest& request,
+                                 v1::GetAttributeValueReply* reply);
+  absl::Status SetAttributeValue(Application& app, const v1::SetAttributeValueRequest& request,
+                                 v1::StatusReply* reply);
   absl::Status FindObjectsInit(Application& app, const v1::FindObjectsInitRequest& request,
                                v1::StatusReply* reply);
   absl::Status FindObjects(Application& app, const v1::FindObjectsRequest& request,
                            v1::FindObjectsReply* reply);
   absl::Status FindObjectsFinal(Application& app, const v1::SessionRequest& request,
                                 v1::StatusReply* reply);
+
+  // Encryption, decryption, digests, signatures (hsm_crypto.cc).
+  absl::Status EncryptInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply);
+  absl::Status Encrypt(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status EncryptUpdate(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status EncryptFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply);
+  absl::Status DecryptInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply);
+  absl::Status Decrypt(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status DecryptUpdate(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status DecryptFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply);
+  absl::Status DigestInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply);
+  absl::Status Digest(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status DigestUpdate(Application& app, const v1::DataRequest& request, v1::StatusReply* reply);
+  absl::Status DigestKey(Application& app, const v1::ObjectRequest& request, v1::StatusReply* reply);
+  absl::Status DigestFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply);
+  absl::Status SignInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply);
+  absl::Status Sign(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status SignUpdate(Application& app, const v1::DataRequest& request, v1::StatusReply* reply);
+  absl::Status SignFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply);
+  absl::Status SignRecoverInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply);
+  absl::Status SignRecover(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+  absl::Status VerifyInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply);
+  absl::Status Verify(Application& app, const v1::VerifyRequest& request, v1::StatusReply* reply);
+  absl::Status VerifyUpdate(Application& app, const v1::DataRequest& request, v1::StatusReply* reply);
+  absl::Status VerifyFinal(Application& app, const v1::VerifyRequest& request, v1::StatusReply* reply);
+  absl::Status VerifyRecoverInit(Application& app, const v1::OperationInitRequest& request,
+                                 v1::StatusReply* reply);
+  absl::Status VerifyRecover(Application& app, const v1::DataRequest& request, v1::DataReply* reply);
+
+  // Key management (hsm_keys.cc).
+  absl::Status GenerateKey(Application& app, const v1::GenerateKeyRequest& request, v1::ObjectReply* reply);
+  absl::Status GenerateKeyPair(Application& app, const v1::GenerateKeyPairRequest& request,
+                               v1::GenerateKeyPairReply* reply);
+  absl::Status WrapKey(Application& app, const v1::WrapKeyRequest& request, v1::DataReply* reply);
+  absl::Status UnwrapKey(Application& app, const v1::UnwrapKeyRequest& request, v1::ObjectReply* reply);
+  absl::Status DeriveKey(Application& app, const v1::DeriveKeyRequest& request, v1::ObjectReply* reply);
 
   // Random number generation (hsm_random.cc).
   absl::Status SeedRandom(Application& app, const v1::SeedRandomRequest& request,
@@ -91,12 +138,43 @@ class Hsm {
   // The session's slot, or CKR_SESSION_HANDLE_INVALID. Locks the app briefly.
   absl::StatusOr<Session> SessionCopy(Application& app, uint64_t session_id);
   absl::Status CheckPinLength(const std::string& pin) const;
+  // C_Login(CKU_CONTEXT_SPECIFIC) for the operation waiting for it.
+  absl::Status ContextLogin(Application& app, const Session& session, const std::string& pin);
   // Whether any application of the tenant has a session on the slot.
   bool AnySessionOn(uint64_t tenant_id, uint64_t slot_id);
 
+  // Objects (hsm_objects.cc). An object as a session sees it.
+  struct ObjectView {
+    bool on_token = false;
+    uint64_t handle = 0;
+    storage::AttributeSet attributes;
+  };
+  // The object `handle` names for `session`, or CKR_OBJECT_HANDLE_INVALID
+  // (no such object, another token's, or private while the user is not
+  // logged in).
+  absl::StatusOr<ObjectView> LoadObject(Application& app, const Session& session, uint64_t handle);
+  // Stores a new object where its CKA_TOKEN says, after the session checks:
+  // token objects need a read-write session, private ones a logged-in user.
+  absl::StatusOr<uint64_t> StoreNewObject(Application& app, const Session& session,
+                                          const storage::AttributeSet& object);
+  absl::Status SaveObject(Application& app, const Session& session, const ObjectView& object);
+  storage::TokenRef TokenOf(const Application& app, const Session& session) const {
+    return storage::TokenRef{app.tenant_id(), session.slot_id};
+  }
+
+  // Keys (hsm_crypto.cc). The key `handle` names, parsed (cached for token
+  // objects), or CKR_KEY_HANDLE_INVALID.
+  absl::StatusOr<std::shared_ptr<const UsableKey>> KeyFor(Application& app, const Session& session,
+                                                          uint64_t handle);
+  // Stores a generated or unwrapped key and primes the key cache with it.
+  absl::StatusOr<uint64_t> StoreNewKey(Application& app, const Session& session,
+                                       const storage::AttributeSet& object, crypto::EvpPkeyPtr pkey);
+
   storage::TokenStore* tokens_;
+  storage::ObjectStore* objects_;
   ApplicationRegistry* apps_;
   HsmOptions options_;
+  KeyCache keys_;
   // Random per start, so clients can tell a restarted hsmd.
   const uint64_t instance_id_;
 };

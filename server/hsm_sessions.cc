@@ -70,12 +70,8 @@ absl::Status Hsm::Login(Application& app, const v1::LoginRequest& request, v1::S
     case CKU_USER:
       wanted = LoginState::kUser;
       break;
-    case CKU_CONTEXT_SPECIFIC: {
-      std::lock_guard<std::mutex> lock(app.mutex());
-      if (app.login(slot_id) == LoginState::kPublic) return RvError(CKR_USER_NOT_LOGGED_IN);
-      // Only an operation on a CKA_ALWAYS_AUTHENTICATE key asks for this.
-      return RvError(CKR_OPERATION_NOT_INITIALIZED);
-    }
+    case CKU_CONTEXT_SPECIFIC:
+      return ContextLogin(app, session, request.pin());
     default:
       return RvError(CKR_USER_TYPE_INVALID);
   }
@@ -103,6 +99,26 @@ absl::Status Hsm::Login(Application& app, const v1::LoginRequest& request, v1::S
   HSM_RETURN_IF_ERROR(check_state());  // another thread may have logged in meanwhile
   if (app.FindSession(request.session()) == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
   app.set_login(slot_id, wanted);
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::ContextLogin(Application& app, const Session& session, const std::string& pin) {
+  {
+    std::lock_guard<std::mutex> lock(app.mutex());
+    if (app.login(session.slot_id) != LoginState::kUser) return RvError(CKR_USER_NOT_LOGGED_IN);
+  }
+  // Only an operation on a CKA_ALWAYS_AUTHENTICATE key asks for this login.
+  auto ops = session.operations;
+  std::lock_guard<std::mutex> lock(ops->mutex);
+  bool* waiting = nullptr;
+  for (bool* flag : {&ops->sign.needs_context_login, &ops->decrypt.needs_context_login,
+                     &ops->sign_recover.needs_context_login}) {
+    if (*flag) waiting = flag;
+  }
+  if (waiting == nullptr) return RvError(CKR_OPERATION_NOT_INITIALIZED);
+  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, session.slot_id));
+  if (!PinMatches(pin, token.user_pin())) return RvError(CKR_PIN_INCORRECT);
+  *waiting = false;
   return absl::OkStatus();
 }
 

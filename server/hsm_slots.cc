@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "server/hsm.h"
-#include "server/mechanisms.h"
+#include "server/crypto/mechanism_table.h"
 #include "server/pin_verifier.h"
 #include "server/rv.h"
 
@@ -105,14 +105,14 @@ absl::Status Hsm::GetTokenInfo(Application& app, const v1::SlotRequest& request,
 absl::Status Hsm::GetMechanismList(Application& app, const v1::SlotRequest& request,
                                    v1::GetMechanismListReply* reply) {
   if (!app.HasSlot(request.slot_id())) return RvError(CKR_SLOT_ID_INVALID);
-  for (const MechanismInfo& info : SupportedMechanisms()) reply->add_types(info.type);
+  for (const crypto::MechanismInfo& info : crypto::Mechanisms()) reply->add_types(info.type);
   return absl::OkStatus();
 }
 
 absl::Status Hsm::GetMechanismInfo(Application& app, const v1::GetMechanismInfoRequest& request,
                                    v1::GetMechanismInfoReply* reply) {
   if (!app.HasSlot(request.slot_id())) return RvError(CKR_SLOT_ID_INVALID);
-  const MechanismInfo* info = FindMechanism(request.type());
+  const crypto::MechanismInfo* info = crypto::FindMechanism(request.type());
   if (info == nullptr) return RvError(CKR_MECHANISM_INVALID);
   reply->set_min_key_size(info->min_key_size);
   reply->set_max_key_size(info->max_key_size);
@@ -132,12 +132,14 @@ absl::Status Hsm::InitToken(Application& app, const v1::InitTokenRequest& reques
   }
   HSM_ASSIGN_OR_RETURN(storage::PinVerifier so_pin,
                        MakePinVerifier(request.so_pin(), options_.pin_kdf_iterations));
+  keys_.ForgetToken(storage::TokenRef{app.tenant_id(), request.slot_id()});
+  HSM_RETURN_IF_ERROR(objects_->DestroyAll(storage::TokenRef{app.tenant_id(), request.slot_id()}));
   return tokens_->UpdateToken(app.tenant_id(), request.slot_id(), [&](storage::Token& stored) {
     stored.set_label(label);
     stored.set_initialized(true);
     *stored.mutable_so_pin() = so_pin;
     stored.clear_user_pin();
-    // A new generation: the token's objects are gone.
+    // A new generation: the token's objects are gone (destroyed above).
     stored.set_generation(stored.generation() + 1);
     return absl::OkStatus();
   });

@@ -21,6 +21,8 @@
 #include "server/log.h"
 #include "server/pkcs11_service.h"
 #include "storage/lmdb_env.h"
+#include "storage/object_store.h"
+#include "storage/sealer.h"
 #include "storage/token_store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
@@ -29,6 +31,9 @@ ABSL_FLAG(std::string, data_dir, "hsm-data", "folder holding the LMDB database")
 ABSL_FLAG(absl::Duration, app_timeout, absl::Seconds(30),
           "drop a client application (its sessions and logins) not heard from for this long");
 ABSL_FLAG(uint64_t, pin_kdf_iterations, 100000, "PBKDF2 rounds for new PIN verifiers");
+ABSL_FLAG(std::string, master_key_file, "",
+          "file holding the 32-byte master key that seals key material at rest; empty: "
+          "DATA_DIR/master.key, created on first start (development mode)");
 ABSL_FLAG(std::string, port_file, "",
           "once serving, write the port number to this file (for scripts using port 0)");
 
@@ -87,6 +92,31 @@ int Run() {
     LogError(absl::StrCat("cannot open the token store: ", tokens.status().message()));
     return 1;
   }
+  std::string master_key_file = absl::GetFlag(FLAGS_master_key_file);
+  const bool development_key = master_key_file.empty();
+  if (development_key) master_key_file = data_dir + "/master.key";
+  bool created = false;
+  absl::StatusOr<std::string> master_key =
+      storage::Sealer::LoadMasterKey(master_key_file, /*create_if_missing=*/development_key, &created);
+  if (!master_key.ok()) {
+    LogError(absl::StrCat("cannot load the master key: ", master_key.status().message()));
+    return 1;
+  }
+  if (created) {
+    LogWarning(absl::StrCat("created a development master key in ", master_key_file,
+                            ": it sits beside the data it protects; use --master_key_file in production"));
+  }
+  absl::StatusOr<std::unique_ptr<storage::Sealer>> sealer = storage::Sealer::Create(*master_key);
+  if (!sealer.ok()) {
+    LogError(absl::StrCat("bad master key: ", sealer.status().message()));
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<storage::ObjectStore>> objects =
+      storage::ObjectStore::Open(env->get(), sealer->get());
+  if (!objects.ok()) {
+    LogError(absl::StrCat("cannot open the object store: ", objects.status().message()));
+    return 1;
+  }
 
   HsmOptions options;
   options.pin_kdf_iterations = absl::GetFlag(FLAGS_pin_kdf_iterations);
@@ -97,7 +127,7 @@ int Run() {
   }
 
   ApplicationRegistry apps(absl::GetFlag(FLAGS_app_timeout));
-  Hsm hsm(tokens->get(), &apps, options);
+  Hsm hsm(tokens->get(), objects->get(), &apps, options);
   // Development mode: every caller is the development tenant.
   const uint64_t tenant_id = *dev_tenant;
   Pkcs11Service service(&hsm, &apps, [tenant_id](const grpc::CallbackServerContext&) {

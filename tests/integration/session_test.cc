@@ -160,14 +160,16 @@ TEST_F(SessionTest, FindOnAnEmptyTokenFindsNothingAndFollowsTheOperationRules) {
   EXPECT_THAT(f_->C_FindObjectsFinal(session), RvIs(CKR_OPERATION_NOT_INITIALIZED));
 }
 
-TEST_F(SessionTest, FunctionsNotYetServedSayNotSupported) {
+TEST_F(SessionTest, FunctionsNotServedSayNotSupported) {
   CK_SESSION_HANDLE session = Open();
-  CK_MECHANISM sha256{CKM_SHA256, nullptr, 0};
-  EXPECT_THAT(f_->C_DigestInit(session, &sha256), RvIs(CKR_FUNCTION_NOT_SUPPORTED));
-  CK_OBJECT_CLASS data_class = CKO_DATA;
-  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &data_class, sizeof(data_class)}};
-  CK_OBJECT_HANDLE object;
-  EXPECT_THAT(f_->C_CreateObject(session, tmpl, 1, &object), RvIs(CKR_FUNCTION_NOT_SUPPORTED));
+  CK_ULONG length = 0;
+  EXPECT_THAT(f_->C_GetOperationState(session, nullptr, &length), RvIs(CKR_FUNCTION_NOT_SUPPORTED));
+  CK_BYTE state[4] = {0};
+  EXPECT_THAT(f_->C_SetOperationState(session, state, sizeof(state), 0, 0), RvIs(CKR_FUNCTION_NOT_SUPPORTED));
+  CK_BYTE part[4] = {0}, out[64];
+  CK_ULONG out_length = sizeof(out);
+  EXPECT_THAT(f_->C_DigestEncryptUpdate(session, part, sizeof(part), out, &out_length),
+              RvIs(CKR_FUNCTION_NOT_SUPPORTED));
   EXPECT_THAT(f_->C_GetFunctionStatus(session), RvIs(CKR_FUNCTION_NOT_PARALLEL));
   EXPECT_THAT(f_->C_CancelFunction(session), RvIs(CKR_FUNCTION_NOT_PARALLEL));
   CK_SLOT_ID slot_id;
