@@ -116,7 +116,9 @@ absl::Status Hsm::GetMechanismInfo(Application& app, const v1::GetMechanismInfoR
   if (info == nullptr) return RvError(CKR_MECHANISM_INVALID);
   reply->set_min_key_size(info->min_key_size);
   reply->set_max_key_size(info->max_key_size);
-  reply->set_flags(info->flags);
+  // CKF_HW: the mechanism runs in the device the application talks to (hsmd),
+  // not in the client library. pkcs11-tool tests signatures only with it.
+  reply->set_flags(info->flags | CKF_HW);
   return absl::OkStatus();
 }
 

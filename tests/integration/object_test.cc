@@ -19,40 +19,10 @@
 #include <vector>
 
 #include "tests/integration/fixture.h"
+#include "tests/integration/template_builder.h"
 
 namespace hsm::testing {
 namespace {
-
-// A template under construction: keeps the values its attributes point to.
-class Tmpl {
- public:
-  Tmpl& Ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG value) {
-    return Add(type, &value, sizeof(value));
-  }
-  Tmpl& Bool(CK_ATTRIBUTE_TYPE type, bool value) {
-    CK_BBOOL b = value ? CK_TRUE : CK_FALSE;
-    return Add(type, &b, sizeof(b));
-  }
-  Tmpl& Bytes(CK_ATTRIBUTE_TYPE type, const std::string& value) { return Add(type, value.data(), value.size()); }
-  CK_ATTRIBUTE_PTR data() {
-    attributes_.clear();
-    for (size_t i = 0; i < types_.size(); ++i) {
-      attributes_.push_back({types_[i], values_[i].empty() ? nullptr : values_[i].data(), values_[i].size()});
-    }
-    return attributes_.data();
-  }
-  CK_ULONG size() const { return types_.size(); }
-
- private:
-  Tmpl& Add(CK_ATTRIBUTE_TYPE type, const void* value, size_t length) {
-    types_.push_back(type);
-    values_.emplace_back(static_cast<const char*>(value), static_cast<const char*>(value) + length);
-    return *this;
-  }
-  std::vector<CK_ATTRIBUTE_TYPE> types_;
-  std::vector<std::vector<char>> values_;
-  std::vector<CK_ATTRIBUTE> attributes_;
-};
 
 Tmpl DataObject(const std::string& label, bool token, bool is_private = false) {
   Tmpl t;
