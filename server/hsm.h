@@ -158,6 +158,9 @@ class Hsm {
   absl::StatusOr<uint64_t> StoreNewObject(Application& app, const Session& session,
                                           const storage::AttributeSet& object);
   absl::Status SaveObject(Application& app, const Session& session, const ObjectView& object);
+  // After an NSS trust object is created: the older ones for its certificate go.
+  absl::Status ReplaceOlderTrust(Application& app, const Session& session, const storage::AttributeSet& object,
+                                 uint64_t handle);
   storage::TokenRef TokenOf(const Application& app, const Session& session) const {
     return storage::TokenRef{app.tenant_id(), session.slot_id};
   }

@@ -95,6 +95,34 @@ absl::Status Hsm::CreateObject(Application& app, const v1::CreateObjectRequest& 
   HSM_RETURN_IF_ERROR(CheckImportedKey(object));
   HSM_ASSIGN_OR_RETURN(uint64_t handle, StoreNewObject(app, session, object));
   reply->set_object(handle);
+  return ReplaceOlderTrust(app, session, object, handle);
+}
+
+absl::Status Hsm::ReplaceOlderTrust(Application& app, const Session& session, const AttributeSet& object,
+                                    uint64_t handle) {
+  // NSS changes a certificate's trust (certutil -M) by creating a new trust
+  // object for the same issuer and serial number, never by changing or
+  // destroying the old one, and then reads whichever a search returns first.
+  // NSS's own database keeps one trust object per certificate; so does hsmd.
+  constexpr uint64_t kNssTrustClass = CKO_VENDOR_DEFINED | 0x4E534350 | 3;
+  if (UlongOf(object, CKA_CLASS, 0) != kNssTrustClass || !BoolOf(object, CKA_TOKEN, false)) {
+    return absl::OkStatus();
+  }
+  auto issuer = object.find(CKA_ISSUER), serial = object.find(CKA_SERIAL_NUMBER);
+  if (issuer == object.end() || serial == object.end()) return absl::OkStatus();
+  const AttributeSet same_certificate = {{CKA_CLASS, object.at(CKA_CLASS)},
+                                         {CKA_ISSUER, issuer->second},
+                                         {CKA_SERIAL_NUMBER, serial->second}};
+  HSM_ASSIGN_OR_RETURN(std::vector<uint64_t> older,
+                       objects_->Find(TokenOf(app, session), same_certificate,
+                                      [&](const AttributeSet& plain, const std::set<uint64_t>& sealed) {
+                                        return Matches(plain, same_certificate, sealed);
+                                      }));
+  for (uint64_t id : older) {
+    if (id == handle) continue;
+    absl::Status destroyed = objects_->Destroy(TokenOf(app, session), id);
+    if (!destroyed.ok() && !absl::IsNotFound(destroyed)) return destroyed;
+  }
   return absl::OkStatus();
 }
 

@@ -344,6 +344,25 @@ TEST_F(ObjectTest, NssTrustObjectsAreKeptVerbatim) {
   CK_ATTRIBUTE read = {trust_server_auth, &value, sizeof(value)};
   ASSERT_THAT(f_->C_GetAttributeValue(session, trust, &read, 1), RvIs(CKR_OK));
   EXPECT_EQ(value, 0xCE534353u);
+
+  // certutil -M creates a new trust object for the certificate: it replaces the old one.
+  CK_OBJECT_HANDLE newer = MustCreate(session, Tmpl()
+                                                   .Ulong(CKA_CLASS, nss_trust)
+                                                   .Bool(CKA_TOKEN, true)
+                                                   .Bytes(CKA_ISSUER, "issuer")
+                                                   .Bytes(CKA_SERIAL_NUMBER, "\x01")
+                                                   .Ulong(trust_server_auth, 0xCE534351));
+  EXPECT_EQ(Find(session, Tmpl().Ulong(CKA_CLASS, nss_trust).Bytes(CKA_ISSUER, "issuer")),
+            std::vector<CK_OBJECT_HANDLE>{newer});
+  EXPECT_THAT(f_->C_GetAttributeValue(session, trust, &read, 1), RvIs(CKR_OBJECT_HANDLE_INVALID));
+  // Another certificate's trust is left alone.
+  CK_OBJECT_HANDLE other = MustCreate(session, Tmpl()
+                                                   .Ulong(CKA_CLASS, nss_trust)
+                                                   .Bool(CKA_TOKEN, true)
+                                                   .Bytes(CKA_ISSUER, "issuer")
+                                                   .Bytes(CKA_SERIAL_NUMBER, "\x02"));
+  EXPECT_EQ(Find(session, Tmpl().Ulong(CKA_CLASS, nss_trust)).size(), 2u);
+  EXPECT_NE(other, newer);
 }
 
 TEST_F(ObjectTest, ImportedKeysAreCheckedAndSealedAtRest) {
