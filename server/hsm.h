@@ -28,6 +28,9 @@ struct HsmOptions {
   uint64_t pin_kdf_iterations = 100000;
   uint64_t min_pin_len = 4;
   uint64_t max_pin_len = 255;
+  // Failed logins in a row that lock a PIN (until the SO's C_InitPIN, for the
+  // user PIN, or an administrator's unlock).
+  uint64_t max_pin_failures = 10;
 };
 
 uint64_t NewInstanceId();
@@ -138,6 +141,9 @@ class Hsm {
   // The session's slot, or CKR_SESSION_HANDLE_INVALID. Locks the app briefly.
   absl::StatusOr<Session> SessionCopy(Application& app, uint64_t session_id);
   absl::Status CheckPinLength(const std::string& pin) const;
+  // Checks `pin` against the token's user or SO PIN, counting failures:
+  // CKR_PIN_LOCKED once locked, CKR_PIN_INCORRECT for a wrong PIN.
+  absl::Status VerifyPin(uint64_t tenant_id, uint64_t slot_id, bool security_officer, const std::string& pin);
   // C_Login(CKU_CONTEXT_SPECIFIC) for the operation waiting for it.
   absl::Status ContextLogin(Application& app, const Session& session, const std::string& pin);
   // Whether any application of the tenant has a session on the slot.

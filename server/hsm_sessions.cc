@@ -88,13 +88,10 @@ absl::Status Hsm::Login(Application& app, const v1::LoginRequest& request, v1::S
     std::lock_guard<std::mutex> lock(app.mutex());
     HSM_RETURN_IF_ERROR(check_state());
   }
-  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, slot_id));
-  if (wanted == LoginState::kUser && !token.has_user_pin()) {
-    return RvError(CKR_USER_PIN_NOT_INITIALIZED);
-  }
+  HSM_RETURN_IF_ERROR(TokenOf(app, slot_id).status());
   // The slow PIN check runs without the application's lock.
-  const storage::PinVerifier& verifier = wanted == LoginState::kUser ? token.user_pin() : token.so_pin();
-  if (!PinMatches(request.pin(), verifier)) return RvError(CKR_PIN_INCORRECT);
+  HSM_RETURN_IF_ERROR(
+      VerifyPin(app.tenant_id(), slot_id, wanted == LoginState::kSecurityOfficer, request.pin()));
   std::lock_guard<std::mutex> lock(app.mutex());
   HSM_RETURN_IF_ERROR(check_state());  // another thread may have logged in meanwhile
   if (app.FindSession(request.session()) == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
@@ -116,8 +113,7 @@ absl::Status Hsm::ContextLogin(Application& app, const Session& session, const s
     if (*flag) waiting = flag;
   }
   if (waiting == nullptr) return RvError(CKR_OPERATION_NOT_INITIALIZED);
-  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, session.slot_id));
-  if (!PinMatches(pin, token.user_pin())) return RvError(CKR_PIN_INCORRECT);
+  HSM_RETURN_IF_ERROR(VerifyPin(app.tenant_id(), session.slot_id, /*security_officer=*/false, pin));
   *waiting = false;
   return absl::OkStatus();
 }

@@ -83,6 +83,14 @@ absl::Status Hsm::GetTokenInfo(Application& app, const v1::SlotRequest& request,
   uint64_t flags = CKF_RNG | CKF_LOGIN_REQUIRED;
   if (token.initialized()) flags |= CKF_TOKEN_INITIALIZED;
   if (token.has_user_pin()) flags |= CKF_USER_PIN_INITIALIZED;
+  const uint64_t limit = options_.max_pin_failures;
+  auto pin_flags = [limit](uint64_t failures, uint64_t count_low, uint64_t final_try, uint64_t locked) -> uint64_t {
+    if (failures >= limit) return locked;
+    if (failures + 1 == limit) return final_try | count_low;
+    return failures > 0 ? count_low : 0;
+  };
+  flags |= pin_flags(token.user_pin_failures(), CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);
+  flags |= pin_flags(token.so_pin_failures(), CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED);
   info->set_flags(flags);
   {
     std::lock_guard<std::mutex> lock(app.mutex());
@@ -128,7 +136,7 @@ absl::Status Hsm::InitToken(Application& app, const v1::InitTokenRequest& reques
   if (AnySessionOn(app.tenant_id(), request.slot_id())) return RvError(CKR_SESSION_EXISTS);
   std::string label = StripLabel(request.label());
   if (token.initialized()) {
-    if (!PinMatches(request.so_pin(), token.so_pin())) return RvError(CKR_PIN_INCORRECT);
+    HSM_RETURN_IF_ERROR(VerifyPin(app.tenant_id(), request.slot_id(), /*security_officer=*/true, request.so_pin()));
   } else {
     HSM_RETURN_IF_ERROR(CheckPinLength(request.so_pin()));
   }
@@ -141,6 +149,8 @@ absl::Status Hsm::InitToken(Application& app, const v1::InitTokenRequest& reques
     stored.set_initialized(true);
     *stored.mutable_so_pin() = so_pin;
     stored.clear_user_pin();
+    stored.set_user_pin_failures(0);
+    stored.set_so_pin_failures(0);
     // A new generation: the token's objects are gone (destroyed above).
     stored.set_generation(stored.generation() + 1);
     return absl::OkStatus();
@@ -161,6 +171,7 @@ absl::Status Hsm::InitPIN(Application& app, const v1::InitPinRequest& request, v
                        MakePinVerifier(request.pin(), options_.pin_kdf_iterations));
   return tokens_->UpdateToken(app.tenant_id(), session.slot_id, [&](storage::Token& stored) {
     *stored.mutable_user_pin() = user_pin;
+    stored.set_user_pin_failures(0);  // the SO's new PIN unlocks a locked one
     return absl::OkStatus();
   });
 }
@@ -173,10 +184,8 @@ absl::Status Hsm::SetPIN(Application& app, const v1::SetPinRequest& request, v1:
     std::lock_guard<std::mutex> lock(app.mutex());
     security_officer = app.login(session.slot_id) == LoginState::kSecurityOfficer;
   }
-  HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, session.slot_id));
-  if (!security_officer && !token.has_user_pin()) return RvError(CKR_USER_PIN_NOT_INITIALIZED);
-  const storage::PinVerifier& current = security_officer ? token.so_pin() : token.user_pin();
-  if (!PinMatches(request.old_pin(), current)) return RvError(CKR_PIN_INCORRECT);
+  HSM_RETURN_IF_ERROR(TokenOf(app, session.slot_id).status());
+  HSM_RETURN_IF_ERROR(VerifyPin(app.tenant_id(), session.slot_id, security_officer, request.old_pin()));
   HSM_RETURN_IF_ERROR(CheckPinLength(request.new_pin()));
   HSM_ASSIGN_OR_RETURN(storage::PinVerifier verifier,
                        MakePinVerifier(request.new_pin(), options_.pin_kdf_iterations));

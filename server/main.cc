@@ -31,6 +31,8 @@ ABSL_FLAG(std::string, data_dir, "hsm-data", "folder holding the LMDB database")
 ABSL_FLAG(absl::Duration, app_timeout, absl::Seconds(30),
           "drop a client application (its sessions and logins) not heard from for this long");
 ABSL_FLAG(uint64_t, pin_kdf_iterations, 100000, "PBKDF2 rounds for new PIN verifiers");
+ABSL_FLAG(uint64_t, max_pin_failures, 10,
+          "failed logins in a row that lock a PIN (until C_InitPIN by the SO or hsmctl token unlock)");
 ABSL_FLAG(std::string, master_key_file, "",
           "file holding the 32-byte master key that seals key material at rest; empty: "
           "DATA_DIR/master.key, created on first start (development mode)");
@@ -120,6 +122,7 @@ int Run() {
 
   HsmOptions options;
   options.pin_kdf_iterations = absl::GetFlag(FLAGS_pin_kdf_iterations);
+  options.max_pin_failures = std::max<uint64_t>(1, absl::GetFlag(FLAGS_max_pin_failures));
   absl::StatusOr<uint64_t> dev_tenant = EnsureDevTenant(**tokens, data_dir, options);
   if (!dev_tenant.ok()) {
     LogError(absl::StrCat("cannot set up the development tenant: ", dev_tenant.status().message()));
