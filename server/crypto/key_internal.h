@@ -22,6 +22,10 @@ absl::StatusOr<EvpPkeyPtr> PkeyFromData(const char* key_type, int selection, OSS
 // rsa_key.cc
 absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, bool is_private);
 absl::StatusOr<AttributeBytes> RsaAttributesFromKey(const EVP_PKEY* pkey, bool is_private);
+// rsa_crt.cc: CKA_PRIME_1/2, CKA_EXPONENT_1/2 and CKA_COEFFICIENT from the
+// modulus and exponents; CKR_ATTRIBUTE_VALUE_INVALID if d does not fit.
+absl::StatusOr<AttributeBytes> RecoverRsaCrt(const std::string& modulus, const std::string& public_exponent,
+                                             const std::string& private_exponent);
 
 // ec_key.cc (Weierstrass curves and Ed25519)
 absl::StatusOr<EvpPkeyPtr> EcKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs,

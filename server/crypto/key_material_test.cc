@@ -72,6 +72,10 @@ TEST_F(RsaKeyTest, WithoutCrtComponents) {
   auto signature = (*NewSignOperation(params, *key, ""))->SignOnce("data");
   ASSERT_TRUE(signature.ok()) << signature.status();
   EXPECT_TRUE((*NewVerifyOperation(params, pair_->key, ""))->VerifyOnce("data", *signature).ok());
+  // The CRT parts are recovered, so the key is complete: it exports, and
+  // reads back with the primes the generator chose.
+  EXPECT_EQ(*PrivateAttributesFromKey(*key, nullptr), pair_->private_attributes);
+  EXPECT_TRUE(PrivateKeyToPkcs8(*key).ok());
 
   std::string& d = attrs[CKA_PRIVATE_EXPONENT];
   d[d.size() - 1] ^= 0x02;

@@ -3,8 +3,8 @@
 //
 // Key sizes follow PKCS #11's units: bits for RSA, EC, Edwards and
 // CKM_GENERIC_SECRET_KEY_GEN; bytes for AES, DES3 and HMAC keys; zero where
-// the mechanism takes no key (digests). CKF_HW is never set: OpenSSL does the
-// work in software on the server.
+// the mechanism takes no key (digests). CKF_HW is not in the table: whether
+// to claim it is the server's call when it answers C_GetMechanismInfo.
 #ifndef HSM_SERVER_CRYPTO_MECHANISM_TABLE_H_
 #define HSM_SERVER_CRYPTO_MECHANISM_TABLE_H_
 

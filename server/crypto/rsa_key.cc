@@ -1,6 +1,8 @@
 // RSA keys from and to attributes. A private key is only accepted once its
-// parts are shown to belong together: OpenSSL's pairwise check when the CRT
-// parts are given, and an encrypt/decrypt round trip in every case.
+// parts are shown to belong together: OpenSSL's pairwise check (primes that
+// multiply to n, d and the CRT values derived from them) and an
+// encrypt/decrypt round trip. A key given without CRT parts gets them
+// recovered from (n, e, d) first (rsa_crt.cc).
 #include <openssl/core_names.h>
 #include <openssl/rsa.h>
 
@@ -38,8 +40,8 @@ absl::Status PushNumber(OSSL_PARAM_BLD* bld, const char* param, const std::strin
   return absl::OkStatus();
 }
 
-// m^(e*d) = m mod n for a fixed m: with OpenSSL's CRT fault check falling
-// back to d, this catches a private exponent that does not match e.
+// m^(e*d) = m mod n for a fixed m: the key works end to end through
+// OpenSSL's private-key path.
 absl::Status CheckRoundTrip(EVP_PKEY* pkey) {
   size_t k = static_cast<size_t>(EVP_PKEY_get_size(pkey));
   std::string message(k, '\0');
@@ -79,7 +81,7 @@ absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, boo
       BN_cmp(keep[1].get(), keep[0].get()) >= 0) {
     return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA modulus or public exponent is not valid");
   }
-  bool has_crt = false;
+  AttributeBytes recovered;
   if (is_private) {
     HSM_ASSIGN_OR_RETURN(const std::string* d, RequiredAttribute(attrs, CKA_PRIVATE_EXPONENT));
     HSM_RETURN_IF_ERROR(PushNumber(bld.get(), OSSL_PKEY_PARAM_RSA_D, *d, true, keep));
@@ -88,26 +90,27 @@ absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, boo
     if (present != 0 && present != kCrtParts.size()) {
       return RvError(CKR_TEMPLATE_INCOMPLETE, "RSA private key with only some CRT components");
     }
-    has_crt = present == kCrtParts.size();
+    if (present == 0) {
+      HSM_ASSIGN_OR_RETURN(recovered, RecoverRsaCrt(*modulus, *exponent, *d));
+    }
+    const AttributeBytes& crt = present == 0 ? recovered : attrs;
     for (const CrtPart& part : kCrtParts) {
-      if (!has_crt) break;
-      HSM_RETURN_IF_ERROR(PushNumber(bld.get(), part.param, attrs.at(part.attribute), true, keep));
+      HSM_RETURN_IF_ERROR(PushNumber(bld.get(), part.param, crt.at(part.attribute), true, keep));
     }
   }
   ParamsPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  for (auto& [attribute, value] : recovered) OPENSSL_cleanse(value.data(), value.size());
   if (params == nullptr) return OpenSslError(CKR_HOST_MEMORY, "OSSL_PARAM_BLD_to_param");
   HSM_ASSIGN_OR_RETURN(
       EvpPkeyPtr pkey,
       PkeyFromData("RSA", is_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()));
   if (!is_private) return pkey;
-  if (has_crt) {
-    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
-    if (ctx == nullptr) return OpenSslError(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_pkey");
-    // Primes that multiply to n, d*e = 1 mod lcm(p-1, q-1), and the CRT
-    // exponents and coefficient derived from them.
-    if (EVP_PKEY_pairwise_check(ctx.get()) != 1) {
-      return OpenSslError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA private key components are inconsistent");
-    }
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+  if (ctx == nullptr) return OpenSslError(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_pkey");
+  // Primes that multiply to n, d*e = 1 mod lcm(p-1, q-1), and the CRT
+  // exponents and coefficient derived from them.
+  if (EVP_PKEY_pairwise_check(ctx.get()) != 1) {
+    return OpenSslError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA private key components are inconsistent");
   }
   HSM_RETURN_IF_ERROR(CheckRoundTrip(pkey.get()));
   return pkey;
