@@ -162,6 +162,12 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
   }
 }
 
+absl::Status LmdbEnv::CopyTo(const std::string& dir) {
+  std::shared_lock<std::shared_mutex> lock(resize_mutex_);
+  int rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
+  return rc == 0 ? absl::OkStatus() : LmdbError(rc, absl::StrCat("copy to ", dir));
+}
+
 absl::Status LmdbEnv::Grow() {
   std::unique_lock<std::shared_mutex> lock(resize_mutex_);
   size_t bigger = map_size_ * 2;

@@ -81,6 +81,10 @@ class LmdbEnv {
 
   size_t map_size() const { return map_size_; }
 
+  // A consistent, compacted copy of the environment, taken while it is in
+  // use, into the existing empty folder `dir` (as dir/data.mdb).
+  absl::Status CopyTo(const std::string& dir);
+
  private:
   LmdbEnv(MDB_env* env, size_t map_size) : env_(env), map_size_(map_size) {}
   absl::Status Grow();

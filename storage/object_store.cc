@@ -266,6 +266,23 @@ absl::StatusOr<std::vector<uint64_t>> ObjectStore::Find(TokenRef token, const At
   return ids;
 }
 
+absl::Status ObjectStore::Scan(TokenRef token,
+                               const std::function<void(uint64_t id, const AttributeSet& plain)>& visit) {
+  return env_->Read([&](Txn& txn) {
+    absl::Status parsed;
+    absl::Status walk = txn.ForEachWithPrefix(objects_, TokenPrefix(token), [&](auto, std::string_view bytes) {
+      StoredObject stored;
+      parsed = ParseObject(bytes, stored);
+      if (!parsed.ok()) return false;
+      AttributeSet plain;
+      for (const hsm::v1::Attribute& attribute : stored.attributes()) plain[attribute.type()] = attribute;
+      visit(stored.id(), plain);
+      return true;
+    });
+    return walk.ok() ? parsed : walk;
+  });
+}
+
 absl::StatusOr<size_t> ObjectStore::Count(TokenRef token) {
   size_t count = 0;
   absl::Status status = env_->Read([&](Txn& txn) {

@@ -58,6 +58,10 @@ class ObjectStore {
 
   absl::StatusOr<size_t> Count(TokenRef token);
 
+  // Calls `visit` with each object's id and plain attributes (never the
+  // sealed ones), in id order.
+  absl::Status Scan(TokenRef token, const std::function<void(uint64_t id, const AttributeSet& plain)>& visit);
+
  private:
   ObjectStore(LmdbEnv* env, const Sealer* sealer, MDB_dbi objects, MDB_dbi index, MDB_dbi meta)
       : env_(env), sealer_(sealer), objects_(objects), index_(index), meta_(meta) {}

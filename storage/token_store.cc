@@ -145,6 +145,28 @@ absl::StatusOr<std::vector<Token>> TokenStore::ListTokens(uint64_t tenant_id) {
   return tokens;
 }
 
+absl::Status TokenStore::DeleteTenant(uint64_t tenant_id) {
+  return env_->Write([&](Txn& txn) { return txn.Delete(tenants_, Be64(tenant_id)); });
+}
+
+absl::Status TokenStore::DeleteToken(uint64_t tenant_id, uint64_t slot_id) {
+  return env_->Write([&](Txn& txn) { return txn.Delete(tokens_, TokenKey(tenant_id, slot_id)); });
+}
+
+absl::Status TokenStore::UpdateTenant(uint64_t tenant_id, const std::function<absl::Status(Tenant&)>& change) {
+  return env_->Write([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> bytes = txn.Get(tenants_, Be64(tenant_id));
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->has_value()) return absl::NotFoundError("no such tenant");
+    Tenant tenant;
+    absl::Status status = Parse(**bytes, tenant);
+    if (!status.ok()) return status;
+    status = change(tenant);
+    if (!status.ok()) return status;
+    return txn.Put(tenants_, Be64(tenant_id), tenant.SerializeAsString());
+  });
+}
+
 absl::Status TokenStore::UpdateToken(uint64_t tenant_id, uint64_t slot_id,
                                      const std::function<absl::Status(Token&)>& change) {
   const std::string key = TokenKey(tenant_id, slot_id);

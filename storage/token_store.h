@@ -32,6 +32,11 @@ class TokenStore {
   absl::StatusOr<std::optional<Token>> GetToken(uint64_t tenant_id, uint64_t slot_id);
   // The tenant's tokens in slot id order.
   absl::StatusOr<std::vector<Token>> ListTokens(uint64_t tenant_id);
+  // Removes a tenant record (its tokens and objects are the caller's to remove first).
+  absl::Status DeleteTenant(uint64_t tenant_id);
+  absl::Status DeleteToken(uint64_t tenant_id, uint64_t slot_id);
+  // Reads, changes and writes back a tenant in one write transaction.
+  absl::Status UpdateTenant(uint64_t tenant_id, const std::function<absl::Status(Tenant&)>& change);
   // Reads, changes and writes back a token in one write transaction.
   // NotFound if there is no such token; `change`'s error aborts the write.
   absl::Status UpdateToken(uint64_t tenant_id, uint64_t slot_id,

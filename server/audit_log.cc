@@ -1,0 +1,179 @@
+#include "server/audit_log.h"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace hsm::server {
+namespace {
+
+const std::string kGenesis(64, '0');
+constexpr char kHashField[] = ",\"hash\":\"";
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return absl::BytesToHexString(std::string(reinterpret_cast<char*>(digest), sizeof(digest)));
+}
+
+std::string Quote(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (c < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// The hash that chains a record: over the previous hash and the record
+// without its own hash field.
+std::string ChainHash(const std::string& previous, const std::string& body) {
+  return Sha256Hex(previous + "\n" + body);
+}
+
+// Splits a line into its body (up to the hash field) and the hash.
+bool SplitLine(const std::string& line, std::string* body, std::string* hash) {
+  size_t at = line.rfind(kHashField);
+  if (at == std::string::npos || line.size() < at + sizeof(kHashField) - 1 + 64 + 2) return false;
+  *body = line.substr(0, at) + "}";
+  *hash = line.substr(at + sizeof(kHashField) - 1, 64);
+  return line.compare(at + sizeof(kHashField) - 1 + 64, std::string::npos, "\"}") == 0;
+}
+
+// The value of a top-level string or number field, found textually (the
+// writer's own fixed layout).
+std::string FieldOf(const std::string& body, const std::string& name) {
+  const std::string key = "\"" + name + "\":";
+  size_t at = body.find(key);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  if (body[at] == '"') {
+    size_t end = body.find('"', at + 1);
+    return body.substr(at + 1, end - at - 1);
+  }
+  size_t end = body.find_first_of(",}", at);
+  return body.substr(at, end - at);
+}
+
+}  // namespace
+
+std::string AuditResult(uint64_t rv) {
+  return rv == 0 ? "CKR_OK" : absl::StrFormat("0x%08x", rv);
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
+  // Pick up the chain where the file ends.
+  uint64_t next_sequence = 1;
+  std::string last_hash = kGenesis;
+  {
+    std::ifstream file(path);
+    std::string line, body, hash;
+    while (std::getline(file, line)) {
+      if (line.empty()) continue;
+      if (!SplitLine(line, &body, &hash)) {
+        return absl::DataLossError(absl::StrCat("the audit log ", path, " has a malformed line ", next_sequence,
+                                                "; run `hsmctl audit verify`"));
+      }
+      last_hash = hash;
+      ++next_sequence;
+    }
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open the audit log ", path, ": ", std::strerror(errno)));
+  return std::unique_ptr<AuditLog>(new AuditLog(path, fd, next_sequence, last_hash));
+}
+
+AuditLog::~AuditLog() { close(fd_); }
+
+void AuditLog::Record(const AuditEvent& event) {
+  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string body = absl::StrCat("{\"seq\":", next_sequence_, ",\"time\":", Quote(time),
+                                  ",\"tenant\":", Quote(event.tenant), ",\"client\":", Quote(event.client),
+                                  ",\"application\":", Quote(absl::StrFormat("%016x", event.application)),
+                                  ",\"session\":", event.session, ",\"operation\":", Quote(event.operation));
+  if (event.object != 0) {
+    absl::StrAppend(&body, ",\"object\":", event.object, ",\"label\":", Quote(event.object_label),
+                    ",\"id\":", Quote(event.object_id_hex));
+  }
+  if (event.has_mechanism) absl::StrAppend(&body, ",\"mechanism\":", Quote(absl::StrFormat("0x%x", event.mechanism)));
+  absl::StrAppend(&body, ",\"result\":", Quote(event.result));
+  if (!event.detail.empty()) absl::StrAppend(&body, ",\"detail\":", Quote(event.detail));
+  absl::StrAppend(&body, ",\"prev\":", Quote(last_hash_), "}");
+  const std::string hash = ChainHash(last_hash_, body);
+  std::string line = body.substr(0, body.size() - 1) + kHashField + hash + "\"}\n";
+  // One write(2) per record: whole lines even if hsmd dies right after.
+  if (write(fd_, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+    last_hash_ = hash;
+    ++next_sequence_;
+  }
+}
+
+std::vector<std::string> AuditLog::Tail(size_t lines) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::ifstream file(path_);
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(file, line)) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  return std::vector<std::string>(last.begin(), last.end());
+}
+
+AuditVerification AuditLog::Verify(const std::string& path) {
+  AuditVerification result;
+  std::ifstream file(path);
+  if (!file.good()) {
+    result.intact = false;
+    result.problem = "cannot read " + path;
+    return result;
+  }
+  std::string previous = kGenesis, line, body, hash;
+  for (uint64_t number = 1; std::getline(file, line); ++number) {
+    auto fail = [&](const std::string& problem) {
+      result.intact = false;
+      result.bad_line = number;
+      result.problem = problem;
+      return result;
+    };
+    if (!SplitLine(line, &body, &hash)) return fail("not an audit record");
+    if (FieldOf(body, "seq") != std::to_string(number)) {
+      return fail("sequence number " + FieldOf(body, "seq") + " where " + std::to_string(number) +
+                  " belongs: a record was removed, inserted or moved");
+    }
+    if (FieldOf(body, "prev") != previous) return fail("does not follow the record before it");
+    if (ChainHash(previous, body) != hash) return fail("the record was changed after it was written");
+    previous = hash;
+    result.records = number;
+  }
+  return result;
+}
+
+}  // namespace hsm::server
