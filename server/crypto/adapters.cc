@@ -56,7 +56,8 @@ class Prehasher {
 
 class SignAdapter : public SignOperation {
  public:
-  explicit SignAdapter(SignerSetup setup) : signer_(std::move(setup.signer)), hash_(setup.prehash) {}
+  explicit SignAdapter(SignerSetup setup)
+      : signer_(std::move(setup.signer)), hash_(setup.prehash) {}
 
   absl::Status Update(std::string_view data) override { return hash_.Update(data); }
   absl::StatusOr<std::string> Final() override {

@@ -35,7 +35,8 @@ class GcmOperation : public CipherOperation {
     if (in.size() > INT_MAX) return RvError(CKR_DATA_LEN_RANGE, "input too long");
     std::string out(in.size(), '\0');
     int length = 0;
-    if (EVP_EncryptUpdate(ctx_.get(), MutableBytes(out), &length, Bytes(in), static_cast<int>(in.size())) != 1) {
+    if (EVP_EncryptUpdate(ctx_.get(), MutableBytes(out), &length, Bytes(in),
+                          static_cast<int>(in.size())) != 1) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_EncryptUpdate");
     }
     out.resize(static_cast<size_t>(length));

@@ -15,9 +15,9 @@ using testing::Hex;
 using testing::ToHex;
 
 const std::string kKey = Hex("2b7e151628aed2a6abf7158809cf4f3c");
-const std::string kPlain = Hex(
-    "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51"
-    "30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710");
+const std::string kPlain =
+    Hex("6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51"
+        "30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710");
 
 MechanismParams Params(CK_MECHANISM_TYPE type, std::string iv = "") {
   MechanismParams params;
@@ -26,7 +26,8 @@ MechanismParams Params(CK_MECHANISM_TYPE type, std::string iv = "") {
   return params;
 }
 
-std::string EncryptOnce(const MechanismParams& params, const std::string& key, const std::string& in) {
+std::string EncryptOnce(const MechanismParams& params, const std::string& key,
+                        const std::string& in) {
   auto op = NewEncryptOperation(params, nullptr, key);
   EXPECT_TRUE(op.ok()) << op.status();
   if (!op.ok()) return "";
@@ -36,7 +37,8 @@ std::string EncryptOnce(const MechanismParams& params, const std::string& key, c
   return out.ok() ? *out : "";
 }
 
-std::string DecryptOnce(const MechanismParams& params, const std::string& key, const std::string& in) {
+std::string DecryptOnce(const MechanismParams& params, const std::string& key,
+                        const std::string& in) {
   auto op = NewDecryptOperation(params, nullptr, key);
   EXPECT_TRUE(op.ok()) << op.status();
   if (!op.ok()) return "";
@@ -66,18 +68,18 @@ std::string RunMultiPart(CipherOperation& op, const std::string& in, size_t piec
 }
 
 TEST(AesTest, EcbSp800_38aF11) {
-  std::string cipher = Hex(
-      "3ad77bb40d7a3660a89ecaf32466ef97 f5d3d58503b9699de785895a96fdbaaf"
-      "43b1cd7f598ece23881b00e3ed030688 7b0c785e27e8ad3f8223207104725dd4");
+  std::string cipher =
+      Hex("3ad77bb40d7a3660a89ecaf32466ef97 f5d3d58503b9699de785895a96fdbaaf"
+          "43b1cd7f598ece23881b00e3ed030688 7b0c785e27e8ad3f8223207104725dd4");
   EXPECT_EQ(ToHex(EncryptOnce(Params(CKM_AES_ECB), kKey, kPlain)), ToHex(cipher));
   EXPECT_EQ(ToHex(DecryptOnce(Params(CKM_AES_ECB), kKey, cipher)), ToHex(kPlain));
 }
 
 TEST(AesTest, CbcSp800_38aF21AndF22) {
   std::string iv = Hex("000102030405060708090a0b0c0d0e0f");
-  std::string cipher = Hex(
-      "7649abac8119b246cee98e9b12e9197d 5086cb9b507219ee95db113a917678b2"
-      "73bed6b8e3c1743b7116e69e22229516 3ff1caa1681fac09120eca307586e1a7");
+  std::string cipher =
+      Hex("7649abac8119b246cee98e9b12e9197d 5086cb9b507219ee95db113a917678b2"
+          "73bed6b8e3c1743b7116e69e22229516 3ff1caa1681fac09120eca307586e1a7");
   EXPECT_EQ(ToHex(EncryptOnce(Params(CKM_AES_CBC, iv), kKey, kPlain)), ToHex(cipher));
   EXPECT_EQ(ToHex(DecryptOnce(Params(CKM_AES_CBC, iv), kKey, cipher)), ToHex(kPlain));
 
@@ -95,9 +97,9 @@ TEST(AesTest, CbcSp800_38aF21AndF22) {
 TEST(AesTest, CtrSp800_38aF51) {
   MechanismParams params = Params(CKM_AES_CTR);
   params.ctr = MechanismParams::Ctr{128, Hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")};
-  std::string cipher = Hex(
-      "874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff"
-      "5ae4df3edbd5d35e5b4f09020db03eab 1e031dda2fbe03d1792170a0f3009cee");
+  std::string cipher =
+      Hex("874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff"
+          "5ae4df3edbd5d35e5b4f09020db03eab 1e031dda2fbe03d1792170a0f3009cee");
   EXPECT_EQ(ToHex(EncryptOnce(params, kKey, kPlain)), ToHex(cipher));
   EXPECT_EQ(ToHex(DecryptOnce(params, kKey, cipher)), ToHex(kPlain));
   auto enc = NewEncryptOperation(params, nullptr, kKey);
@@ -157,7 +159,8 @@ TEST(AesTest, LengthAndPaddingErrors) {
                     CKR_MECHANISM_PARAM_INVALID));
   EXPECT_TRUE(HasRv(NewEncryptOperation(Params(CKM_AES_ECB), nullptr, std::string(20, 'k')),
                     CKR_KEY_SIZE_RANGE));
-  EXPECT_TRUE(HasRv(NewEncryptOperation(Params(CKM_AES_CMAC), nullptr, kKey), CKR_MECHANISM_INVALID));
+  EXPECT_TRUE(
+      HasRv(NewEncryptOperation(Params(CKM_AES_CMAC), nullptr, kKey), CKR_MECHANISM_INVALID));
   EXPECT_TRUE(HasRv(NewEncryptOperation(Params(0x7fffffff), nullptr, kKey), CKR_MECHANISM_INVALID));
 }
 
@@ -189,7 +192,8 @@ TEST_P(GcmTest, EncryptsAndDecryptsTheVector) {
   EXPECT_EQ(ToHex(RunMultiPart(**dec, expected, 13)), ToHex(v.plain));
 
   // A shorter tag is a prefix of the full one.
-  EXPECT_EQ(ToHex(EncryptOnce(GcmParams(v, 96), v.key, v.plain)), ToHex(v.cipher + v.tag.substr(0, 12)));
+  EXPECT_EQ(ToHex(EncryptOnce(GcmParams(v, 96), v.key, v.plain)),
+            ToHex(v.cipher + v.tag.substr(0, 12)));
 
   std::string tampered = expected;
   tampered.back() ^= 1;
@@ -199,25 +203,26 @@ TEST_P(GcmTest, EncryptsAndDecryptsTheVector) {
 }
 
 const std::string kGcmKey = Hex("feffe9928665731c6d6a8f9467308308");
-const std::string kGcmPlain = Hex(
-    "d9313225f88406e5a55909c5aff5269a 86a7a9531534f7da2e4c303d8a318a72"
-    "1c3c0c95956809532fcf0e2449a6b525 b16aedf5aa0de657ba637b391aafd255");
-const std::string kGcmCipher = Hex(
-    "42831ec2217774244b7221b784d0d49c e3aa212f2c02a4e035c17e2329aca12e"
-    "21d514b25466931c7d8f6a5aac84aa05 1ba30b396a0aac973d58e091473f5985");
+const std::string kGcmPlain =
+    Hex("d9313225f88406e5a55909c5aff5269a 86a7a9531534f7da2e4c303d8a318a72"
+        "1c3c0c95956809532fcf0e2449a6b525 b16aedf5aa0de657ba637b391aafd255");
+const std::string kGcmCipher =
+    Hex("42831ec2217774244b7221b784d0d49c e3aa212f2c02a4e035c17e2329aca12e"
+        "21d514b25466931c7d8f6a5aac84aa05 1ba30b396a0aac973d58e091473f5985");
 
 INSTANTIATE_TEST_SUITE_P(
     McGrewViega, GcmTest,
-    ::testing::Values(
-        GcmVector{"Case1", std::string(16, '\0'), std::string(12, '\0'), "", "", "",
-                  Hex("58e2fccefa7e3061367f1d57a4e7455a")},
-        GcmVector{"Case2", std::string(16, '\0'), std::string(12, '\0'), "", std::string(16, '\0'),
-                  Hex("0388dace60b6a392f328c2b971b2fe78"), Hex("ab6e47d42cec13bdf53a67b21257bddf")},
-        GcmVector{"Case3", kGcmKey, Hex("cafebabefacedbaddecaf888"), "", kGcmPlain, kGcmCipher,
-                  Hex("4d5c2af327cd64a62cf35abd2ba6fab4")},
-        GcmVector{"Case4", kGcmKey, Hex("cafebabefacedbaddecaf888"),
-                  Hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"), kGcmPlain.substr(0, 60),
-                  kGcmCipher.substr(0, 60), Hex("5bc94fbc3221a5db94fae95ae7121a47")}),
+    ::testing::Values(GcmVector{"Case1", std::string(16, '\0'), std::string(12, '\0'), "", "", "",
+                                Hex("58e2fccefa7e3061367f1d57a4e7455a")},
+                      GcmVector{"Case2", std::string(16, '\0'), std::string(12, '\0'), "",
+                                std::string(16, '\0'), Hex("0388dace60b6a392f328c2b971b2fe78"),
+                                Hex("ab6e47d42cec13bdf53a67b21257bddf")},
+                      GcmVector{"Case3", kGcmKey, Hex("cafebabefacedbaddecaf888"), "", kGcmPlain,
+                                kGcmCipher, Hex("4d5c2af327cd64a62cf35abd2ba6fab4")},
+                      GcmVector{"Case4", kGcmKey, Hex("cafebabefacedbaddecaf888"),
+                                Hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
+                                kGcmPlain.substr(0, 60), kGcmCipher.substr(0, 60),
+                                Hex("5bc94fbc3221a5db94fae95ae7121a47")}),
     [](const ::testing::TestParamInfo<GcmVector>& info) { return std::string(info.param.name); });
 
 TEST(GcmTest, ParameterChecks) {

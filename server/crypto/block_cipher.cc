@@ -72,7 +72,8 @@ class EvpCipherOperation : public CipherOperation {
     HSM_RETURN_IF_ERROR(CheckCounter(in.size()));
     std::string out(in.size() + block_, '\0');
     int length = 0;
-    if (EVP_CipherUpdate(ctx_.get(), MutableBytes(out), &length, Bytes(in), static_cast<int>(in.size())) != 1) {
+    if (EVP_CipherUpdate(ctx_.get(), MutableBytes(out), &length, Bytes(in),
+                         static_cast<int>(in.size())) != 1) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_CipherUpdate");
     }
     in_ += in.size();
@@ -170,15 +171,18 @@ absl::StatusOr<const EVP_CIPHER*> AesCipher(size_t key_bytes, const std::string&
 }
 
 absl::StatusOr<std::unique_ptr<CipherOperation>> NewBlockCipher(const MechanismParams& params,
-                                                                const std::string& key, bool encrypt) {
+                                                                const std::string& key,
+                                                                bool encrypt) {
   HSM_ASSIGN_OR_RETURN(BlockMechanism mechanism, Lookup(params.type));
   const EVP_CIPHER* cipher = nullptr;
   if (mechanism.aes) {
-    HSM_ASSIGN_OR_RETURN(cipher, AesCipher(key.size(), mechanism.mode == Mode::kEcb   ? "ECB"
-                                                       : mechanism.mode == Mode::kCbc ? "CBC"
-                                                                                      : "CTR"));
+    const char* mode = mechanism.mode == Mode::kEcb   ? "ECB"
+                       : mechanism.mode == Mode::kCbc ? "CBC"
+                                                      : "CTR";
+    HSM_ASSIGN_OR_RETURN(cipher, AesCipher(key.size(), mode));
   } else {
-    if (key.size() != kDes3KeyBytes) return RvError(CKR_KEY_SIZE_RANGE, "DES3 key must be 24 bytes");
+    if (key.size() != kDes3KeyBytes)
+      return RvError(CKR_KEY_SIZE_RANGE, "DES3 key must be 24 bytes");
     cipher = mechanism.mode == Mode::kEcb ? EVP_des_ede3_ecb() : EVP_des_ede3_cbc();
   }
   size_t block = mechanism.aes ? kAesBlock : kDesBlock;
@@ -190,7 +194,8 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewBlockCipher(const MechanismP
   } else if (mechanism.mode == Mode::kCtr) {
     if (!params.ctr.has_value() || params.ctr->counter_block.size() != kAesBlock ||
         params.ctr->counter_bits == 0 || params.ctr->counter_bits > 128) {
-      return RvError(CKR_MECHANISM_PARAM_INVALID, "CTR needs a 16-byte counter block and 1..128 bits");
+      return RvError(CKR_MECHANISM_PARAM_INVALID,
+                     "CTR needs a 16-byte counter block and 1..128 bits");
     }
     iv = params.ctr->counter_block;
     ctr_limit = CounterBlocksLeftMinusOne(*params.ctr);
@@ -203,8 +208,8 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewBlockCipher(const MechanismP
       EVP_CIPHER_CTX_set_padding(ctx.get(), mechanism.pad ? 1 : 0) != 1) {
     return OpenSslError(CKR_FUNCTION_FAILED, "EVP_CipherInit_ex");
   }
-  return std::unique_ptr<CipherOperation>(
-      std::make_unique<EvpCipherOperation>(std::move(ctx), block, mechanism.pad, encrypt, ctr_limit));
+  return std::unique_ptr<CipherOperation>(std::make_unique<EvpCipherOperation>(
+      std::move(ctx), block, mechanism.pad, encrypt, ctr_limit));
 }
 
 }  // namespace hsm::server::crypto

@@ -45,14 +45,16 @@ const std::string kFips81Key = Hex("0123456789abcdef 0123456789abcdef 0123456789
 
 INSTANTIATE_TEST_SUITE_P(
     NistVectors, Des3Test,
-    ::testing::Values(
-        DesVector{"Sp800_67", CKM_DES3_ECB,
-                  Hex("0123456789ABCDEF 23456789ABCDEF01 456789ABCDEF0123"), "",
-                  "The qufck brown fox jump", Hex("A826FD8CE53B855F CCE21C8112256FE6 68D5C05DD9B6B900")},
-        DesVector{"Fips81Ecb", CKM_DES3_ECB, kFips81Key, "", "Now is the time for all ",
-                  Hex("3fa40e8a984d4815 6a271787ab8883f9 893d51ec4b563b53")},
-        DesVector{"Fips81Cbc", CKM_DES3_CBC, kFips81Key, Hex("1234567890abcdef"),
-                  "Now is the time for all ", Hex("e5c7cdde872bf27c 43e934008c389c0f 683788499a7c05f6")}),
+    ::testing::Values(DesVector{"Sp800_67", CKM_DES3_ECB,
+                                Hex("0123456789ABCDEF 23456789ABCDEF01 456789ABCDEF0123"), "",
+                                "The qufck brown fox jump",
+                                Hex("A826FD8CE53B855F CCE21C8112256FE6 68D5C05DD9B6B900")},
+                      DesVector{"Fips81Ecb", CKM_DES3_ECB, kFips81Key, "",
+                                "Now is the time for all ",
+                                Hex("3fa40e8a984d4815 6a271787ab8883f9 893d51ec4b563b53")},
+                      DesVector{"Fips81Cbc", CKM_DES3_CBC, kFips81Key, Hex("1234567890abcdef"),
+                                "Now is the time for all ",
+                                Hex("e5c7cdde872bf27c 43e934008c389c0f 683788499a7c05f6")}),
     [](const ::testing::TestParamInfo<DesVector>& info) { return std::string(info.param.name); });
 
 TEST(Des3Test, CbcPadRoundTripAndErrors) {

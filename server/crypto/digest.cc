@@ -46,8 +46,8 @@ absl::StatusOr<std::unique_ptr<DigestOperation>> NewDigestOperation(const Mechan
   if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) {
     return OpenSslError(CKR_FUNCTION_FAILED, "EVP_DigestInit_ex");
   }
-  return std::unique_ptr<DigestOperation>(
-      std::make_unique<EvpDigestOperation>(std::move(ctx), static_cast<size_t>(EVP_MD_get_size(md))));
+  return std::unique_ptr<DigestOperation>(std::make_unique<EvpDigestOperation>(
+      std::move(ctx), static_cast<size_t>(EVP_MD_get_size(md))));
 }
 
 }  // namespace hsm::server::crypto

@@ -17,7 +17,8 @@ using testing::ToHex;
 
 constexpr char k448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 constexpr char k896[] =
-    "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrs"
+    "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopq"
+    "rs"
     "mnopqrstnopqrstu";
 
 struct DigestVector {
@@ -139,7 +140,8 @@ TEST_P(MacTest, SignMatchesAndVerifies) {
 
   auto verify_short = NewVerifyOperation(params, nullptr, v.key);
   ASSERT_TRUE(verify_short.ok());
-  EXPECT_TRUE(HasRv((*verify_short)->VerifyOnce(v.data, tampered.substr(1)), CKR_SIGNATURE_LEN_RANGE));
+  EXPECT_TRUE(
+      HasRv((*verify_short)->VerifyOnce(v.data, tampered.substr(1)), CKR_SIGNATURE_LEN_RANGE));
 }
 
 const std::string kKey0b = std::string(20, '\x0b');
@@ -149,9 +151,9 @@ constexpr char kLargeKeyAndData[] =
     "This is a test using a larger than block-size key and a larger than block-size data. The key "
     "needs to be hashed before being used by the HMAC algorithm.";
 const std::string kCmacKey = Hex("2b7e151628aed2a6abf7158809cf4f3c");
-const std::string kCmacMessage = Hex(
-    "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51"
-    "30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710");
+const std::string kCmacMessage =
+    Hex("6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51"
+        "30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710");
 
 INSTANTIATE_TEST_SUITE_P(
     Rfc4231Rfc2202Rfc4493, MacTest,
@@ -207,7 +209,8 @@ TEST(MacTest, KeyChecks) {
   EXPECT_TRUE(HasRv(NewSignOperation(params, nullptr, std::string(15, 'k')), CKR_KEY_SIZE_RANGE));
   EXPECT_TRUE(CheckKeyTypeForMechanism(CKM_SHA256_HMAC, CKK_GENERIC_SECRET).ok());
   EXPECT_TRUE(CheckKeyTypeForMechanism(CKM_SHA256_HMAC, CKK_SHA256_HMAC).ok());
-  EXPECT_TRUE(HasRv(CheckKeyTypeForMechanism(CKM_SHA256_HMAC, CKK_SHA384_HMAC), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(CheckKeyTypeForMechanism(CKM_SHA256_HMAC, CKK_SHA384_HMAC), CKR_KEY_TYPE_INCONSISTENT));
   EXPECT_TRUE(HasRv(CheckKeyTypeForMechanism(CKM_AES_CMAC, CKK_DES3), CKR_KEY_TYPE_INCONSISTENT));
 }
 

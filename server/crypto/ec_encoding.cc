@@ -80,7 +80,8 @@ absl::StatusOr<const CurveInfo*> CurveFromParams(const std::string& ec_params_de
     return RvError(CKR_CURVE_NOT_SUPPORTED, "unsupported curve name in CKA_EC_PARAMS");
   }
   if (std::optional<std::string_view> oid = DerContents(ec_params_der, kTagOid)) {
-    if (!oid->empty()) return RvError(CKR_CURVE_NOT_SUPPORTED, "unsupported curve in CKA_EC_PARAMS");
+    if (!oid->empty())
+      return RvError(CKR_CURVE_NOT_SUPPORTED, "unsupported curve in CKA_EC_PARAMS");
   }
   return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS is not a named curve");
 }

@@ -37,8 +37,8 @@ absl::StatusOr<std::string> PublicPointFromScalar(const CurveInfo& curve, const 
 absl::StatusOr<EvpPkeyPtr> WeierstrassKey(const CurveInfo& curve, const AttributeBytes& attrs,
                                           bool is_private) {
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  if (bld == nullptr ||
-      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.group_name, 0) != 1) {
+  if (bld == nullptr || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME,
+                                                        curve.group_name, 0) != 1) {
     return OpenSslError(CKR_HOST_MEMORY, "OSSL_PARAM_BLD");
   }
   std::string point;
@@ -88,10 +88,10 @@ absl::StatusOr<EvpPkeyPtr> Ed25519Key(const CurveInfo& curve, const AttributeByt
   if (raw.size() != kEd25519KeyBytes) {
     return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 key is not 32 bytes");
   }
-  EVP_PKEY* pkey =
-      is_private
-          ? EVP_PKEY_new_raw_private_key_ex(nullptr, curve.group_name, nullptr, Bytes(raw), raw.size())
-          : EVP_PKEY_new_raw_public_key_ex(nullptr, curve.group_name, nullptr, Bytes(raw), raw.size());
+  EVP_PKEY* pkey = is_private ? EVP_PKEY_new_raw_private_key_ex(nullptr, curve.group_name, nullptr,
+                                                                Bytes(raw), raw.size())
+                              : EVP_PKEY_new_raw_public_key_ex(nullptr, curve.group_name, nullptr,
+                                                               Bytes(raw), raw.size());
   OPENSSL_cleanse(raw.data(), raw.size());
   if (pkey == nullptr) return OpenSslError(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 key");
   return AdoptPkey(pkey);
@@ -117,7 +117,8 @@ absl::StatusOr<std::string> UncompressedPublicPoint(const EVP_PKEY* pkey, const 
   if (ec_point == nullptr ||
       EC_POINT_oct2point(group.get(), ec_point.get(), Bytes(point), point.size(), nullptr) != 1 ||
       EC_POINT_point2oct(group.get(), ec_point.get(), POINT_CONVERSION_UNCOMPRESSED,
-                         MutableBytes(uncompressed), uncompressed.size(), nullptr) != uncompressed.size()) {
+                         MutableBytes(uncompressed), uncompressed.size(),
+                         nullptr) != uncompressed.size()) {
     return OpenSslError(CKR_FUNCTION_FAILED, "EC point conversion");
   }
   return uncompressed;

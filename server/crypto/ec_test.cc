@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "server/crypto/key_material.h"
 #include "server/crypto/openssl_util.h"
@@ -87,7 +89,8 @@ TEST_P(EcTest, GeneratedKeysSignAndVerify) {
     EXPECT_TRUE(HasRv((*verify_zero)->VerifyOnce(input, std::string(2 * c.field_bytes, '\0')),
                       CKR_SIGNATURE_INVALID));
     auto verify_short = NewVerifyOperation(Params(mechanism), *public_key, "");
-    EXPECT_TRUE(HasRv((*verify_short)->VerifyOnce(input, signature->substr(2)), CKR_SIGNATURE_LEN_RANGE));
+    EXPECT_TRUE(
+        HasRv((*verify_short)->VerifyOnce(input, signature->substr(2)), CKR_SIGNATURE_LEN_RANGE));
 
     auto multi = NewSignOperation(Params(mechanism), pair->key, "");
     if (mechanism == CKM_ECDSA) {
@@ -135,7 +138,8 @@ TEST_P(EcTest, EcdhAgrees) {
   // A bare point works as well as the DER one.
   EXPECT_EQ(*DeriveEcdh(EcdhParams(CKD_NULL, "", bob_raw), alice->key, 0), *z_alice);
   // CKD_NULL truncation keeps the trailing bytes.
-  EXPECT_EQ(*DeriveEcdh(EcdhParams(CKD_NULL, "", bob_point), alice->key, 16), z_alice->substr(c.field_bytes - 16));
+  EXPECT_EQ(*DeriveEcdh(EcdhParams(CKD_NULL, "", bob_point), alice->key, 16),
+            z_alice->substr(c.field_bytes - 16));
   EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", bob_point), alice->key, c.field_bytes + 1),
                     CKR_KEY_SIZE_RANGE));
 
@@ -167,19 +171,51 @@ TEST(EcdhTest, Errors) {
   auto other_curve = GenerateEcKeyPair(Hex("06052b81040022"));
   ASSERT_TRUE(alice.ok() && other_curve.ok());
   const std::string& own_point = alice->public_attributes.at(CKA_EC_POINT);
-  EXPECT_TRUE(HasRv(DeriveEcdh(Params(CKM_ECDH1_DERIVE), alice->key, 0), CKR_MECHANISM_PARAM_INVALID));
+  EXPECT_TRUE(
+      HasRv(DeriveEcdh(Params(CKM_ECDH1_DERIVE), alice->key, 0), CKR_MECHANISM_PARAM_INVALID));
   EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "data", own_point), alice->key, 0),
                     CKR_MECHANISM_PARAM_INVALID));
-  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(0x99, "", own_point), alice->key, 0), CKR_MECHANISM_PARAM_INVALID));
-  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", other_curve->public_attributes.at(CKA_EC_POINT)),
-                               alice->key, 0),
+  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(0x99, "", own_point), alice->key, 0),
                     CKR_MECHANISM_PARAM_INVALID));
+  EXPECT_TRUE(
+      HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", other_curve->public_attributes.at(CKA_EC_POINT)),
+                       alice->key, 0),
+            CKR_MECHANISM_PARAM_INVALID));
   std::string off_curve = own_point;
   off_curve.back() ^= 1;
-  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", off_curve), alice->key, 0), CKR_MECHANISM_PARAM_INVALID));
+  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", off_curve), alice->key, 0),
+                    CKR_MECHANISM_PARAM_INVALID));
   auto public_only = PublicKeyFromAttributes(CKK_EC, alice->public_attributes);
-  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", own_point), *public_only, 0), CKR_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", own_point), nullptr, 0), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", own_point), *public_only, 0),
+                    CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(HasRv(DeriveEcdh(EcdhParams(CKD_NULL, "", own_point), nullptr, 0),
+                    CKR_KEY_TYPE_INCONSISTENT));
+}
+
+// The server hands one parsed key to concurrent operations.
+TEST(EcdsaTest, OneKeySharedAcrossThreads) {
+  auto pair = GenerateEcKeyPair(Hex("06082a8648ce3d030107"));
+  ASSERT_TRUE(pair.ok());
+  EvpPkeyPtr key = pair->key;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&key, &failures, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string message = "message " + std::to_string(t) + "/" + std::to_string(i);
+        auto sign = NewSignOperation(Params(CKM_ECDSA_SHA256), key, "");
+        auto verify = NewVerifyOperation(Params(CKM_ECDSA_SHA256), key, "");
+        if (!sign.ok() || !verify.ok()) {
+          ++failures[t];
+          continue;
+        }
+        auto signature = (*sign)->SignOnce(message);
+        if (!signature.ok() || !(*verify)->VerifyOnce(message, *signature).ok()) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
 
 TEST(EcdsaTest, WrongKeysAndCurves) {

@@ -74,8 +74,10 @@ absl::StatusOr<std::string> X963Kdf(const char* digest, const std::string& z,
 
 absl::StatusOr<std::string> DeriveEcdh(const MechanismParams& params, const EvpPkeyPtr& private_key,
                                        CK_ULONG key_length) {
-  if (params.type != CKM_ECDH1_DERIVE) return RvError(CKR_MECHANISM_INVALID, "not CKM_ECDH1_DERIVE");
-  if (!params.ecdh.has_value()) return RvError(CKR_MECHANISM_PARAM_INVALID, "ECDH needs parameters");
+  if (params.type != CKM_ECDH1_DERIVE)
+    return RvError(CKR_MECHANISM_INVALID, "not CKM_ECDH1_DERIVE");
+  if (!params.ecdh.has_value())
+    return RvError(CKR_MECHANISM_PARAM_INVALID, "ECDH needs parameters");
   const MechanismParams::Ecdh& ecdh = *params.ecdh;
   absl::StatusOr<const CurveInfo*> curve = CurveOfKey(private_key.get());
   if (!curve.ok() || (*curve)->key_type != CKK_EC || !HasPrivateKey(private_key.get())) {
@@ -94,7 +96,9 @@ absl::StatusOr<std::string> DeriveEcdh(const MechanismParams& params, const EvpP
   HSM_ASSIGN_OR_RETURN(std::string z, SharedSecret(private_key, *peer));
   absl::StatusOr<std::string> key;
   if (digest != nullptr) {
-    size_t length = key_length != 0 ? key_length : static_cast<size_t>(EVP_MD_get_size(EVP_get_digestbyname(digest)));
+    size_t length = key_length != 0
+                        ? key_length
+                        : static_cast<size_t>(EVP_MD_get_size(EVP_get_digestbyname(digest)));
     key = X963Kdf(digest, z, ecdh.shared_data, length);
   } else if (key_length > z.size()) {
     key = RvError(CKR_KEY_SIZE_RANGE, "CKD_NULL cannot give that many bytes");

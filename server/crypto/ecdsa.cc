@@ -13,7 +13,8 @@ namespace {
 
 class EcdsaSigner : public Signer {
  public:
-  EcdsaSigner(EvpPkeyPtr key, size_t field_bytes) : key_(std::move(key)), field_bytes_(field_bytes) {}
+  EcdsaSigner(EvpPkeyPtr key, size_t field_bytes)
+      : key_(std::move(key)), field_bytes_(field_bytes) {}
 
   absl::StatusOr<std::string> Sign(std::string_view hash) const override {
     EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));

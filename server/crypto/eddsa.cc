@@ -16,13 +16,14 @@ class EddsaSigner : public Signer {
 
   absl::StatusOr<std::string> Sign(std::string_view message) const override {
     EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-    if (ctx == nullptr ||
-        EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) != 1) {
+    if (ctx == nullptr || EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
+                                                key_.get(), nullptr) != 1) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_DigestSignInit_ex");
     }
     std::string signature(kEd25519SignatureBytes, '\0');
     size_t length = signature.size();
-    if (EVP_DigestSign(ctx.get(), MutableBytes(signature), &length, Bytes(message), message.size()) != 1 ||
+    if (EVP_DigestSign(ctx.get(), MutableBytes(signature), &length, Bytes(message),
+                       message.size()) != 1 ||
         length != kEd25519SignatureBytes) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_DigestSign");
     }
@@ -34,8 +35,8 @@ class EddsaSigner : public Signer {
       return RvError(CKR_SIGNATURE_LEN_RANGE, "Ed25519 signature length");
     }
     EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-    if (ctx == nullptr ||
-        EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) != 1) {
+    if (ctx == nullptr || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
+                                                  key_.get(), nullptr) != 1) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_DigestVerifyInit_ex");
     }
     if (EVP_DigestVerify(ctx.get(), Bytes(signature), signature.size(), Bytes(message),

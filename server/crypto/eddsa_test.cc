@@ -32,7 +32,8 @@ class EddsaTest : public ::testing::TestWithParam<Rfc8032Vector> {};
 
 TEST_P(EddsaTest, MatchesRfc8032) {
   const Rfc8032Vector& v = GetParam();
-  auto key = PrivateKeyFromAttributes(CKK_EC_EDWARDS, {{CKA_EC_PARAMS, kEd25519Oid}, {CKA_VALUE, v.secret}});
+  auto key = PrivateKeyFromAttributes(CKK_EC_EDWARDS,
+                                      {{CKA_EC_PARAMS, kEd25519Oid}, {CKA_VALUE, v.secret}});
   ASSERT_TRUE(key.ok()) << key.status();
   CK_KEY_TYPE type = 0;
   auto public_attrs = PublicAttributesFromKey(*key, &type);
@@ -49,8 +50,8 @@ TEST_P(EddsaTest, MatchesRfc8032) {
 
   // The public key by its name, as a bare point, and as DER.
   for (const std::string& point : {v.public_key, EncodeEcPoint(v.public_key)}) {
-    auto public_key =
-        PublicKeyFromAttributes(CKK_EC_EDWARDS, {{CKA_EC_PARAMS, kEdwards25519Name}, {CKA_EC_POINT, point}});
+    auto public_key = PublicKeyFromAttributes(
+        CKK_EC_EDWARDS, {{CKA_EC_PARAMS, kEdwards25519Name}, {CKA_EC_POINT, point}});
     ASSERT_TRUE(public_key.ok()) << public_key.status();
     auto verify = NewVerifyOperation(Eddsa(), *public_key, "");
     ASSERT_TRUE(verify.ok());
@@ -60,22 +61,28 @@ TEST_P(EddsaTest, MatchesRfc8032) {
     auto verify_bad = NewVerifyOperation(Eddsa(), *public_key, "");
     EXPECT_TRUE(HasRv((*verify_bad)->VerifyOnce(v.message, tampered), CKR_SIGNATURE_INVALID));
     auto verify_short = NewVerifyOperation(Eddsa(), *public_key, "");
-    EXPECT_TRUE(HasRv((*verify_short)->VerifyOnce(v.message, v.signature.substr(1)), CKR_SIGNATURE_LEN_RANGE));
+    EXPECT_TRUE(HasRv((*verify_short)->VerifyOnce(v.message, v.signature.substr(1)),
+                      CKR_SIGNATURE_LEN_RANGE));
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Rfc8032Section7_1, EddsaTest,
     ::testing::Values(
-        Rfc8032Vector{"Test1", Hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"),
+        Rfc8032Vector{"Test1",
+                      Hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"),
                       Hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"), "",
-                      Hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e"
+                      Hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb88215"
+                          "90a33bacc61e"
                           "39701cf9b46bd25bf5f0595bbe24655141438e7a100b")},
-        Rfc8032Vector{"Test2", Hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"),
-                      Hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"), Hex("72"),
-                      Hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e45"
-                          "8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")}),
-    [](const ::testing::TestParamInfo<Rfc8032Vector>& info) { return std::string(info.param.name); });
+        Rfc8032Vector{
+            "Test2", Hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"),
+            Hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"), Hex("72"),
+            Hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e45"
+                "8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")}),
+    [](const ::testing::TestParamInfo<Rfc8032Vector>& info) {
+      return std::string(info.param.name);
+    });
 
 TEST(EddsaGenerateTest, RoundTripAndSinglePart) {
   auto pair = GenerateEdwardsKeyPair(kEdwards25519Name);

@@ -65,7 +65,8 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewRsaCipher(const MechanismPar
 absl::Status CheckRsaKey(const EVP_PKEY* key);
 // Left-pads `data` with zeros to the modulus size; CKR_DATA_LEN_RANGE if it
 // is longer, `too_large_rv` if its value is not below the modulus.
-absl::StatusOr<std::string> RawRsaBlock(const EVP_PKEY* key, std::string_view data, CK_RV too_large_rv);
+absl::StatusOr<std::string> RawRsaBlock(const EVP_PKEY* key, std::string_view data,
+                                        CK_RV too_large_rv);
 
 // ecdsa.cc: CKM_ECDSA, CKM_ECDSA_SHAxxx.
 absl::StatusOr<SignerSetup> NewEcdsaSigner(const MechanismParams& params, const EvpPkeyPtr& key);
@@ -80,7 +81,8 @@ absl::StatusOr<std::unique_ptr<VerifyOperation>> NewMacVerify(const MechanismPar
 
 // block_cipher.cc: AES and DES3 ECB / CBC / CBC_PAD, AES CTR.
 absl::StatusOr<std::unique_ptr<CipherOperation>> NewBlockCipher(const MechanismParams& params,
-                                                                const std::string& key, bool encrypt);
+                                                                const std::string& key,
+                                                                bool encrypt);
 // Block size of a block-mode mechanism (16 AES, 8 DES3), or 0.
 size_t BlockSizeOf(CK_MECHANISM_TYPE mechanism);
 // The EVP cipher for an AES key of `key_bytes` and `mode` ("ECB", "GCM" ...);
@@ -92,7 +94,8 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewAesGcm(const MechanismParams
                                                            const std::string& key, bool encrypt);
 // key_wrap.cc: CKM_AES_KEY_WRAP (RFC 3394), CKM_AES_KEY_WRAP_PAD (RFC 5649).
 absl::StatusOr<std::unique_ptr<CipherOperation>> NewAesKeyWrap(const MechanismParams& params,
-                                                               const std::string& key, bool encrypt);
+                                                               const std::string& key,
+                                                               bool encrypt);
 
 }  // namespace hsm::server::crypto
 

@@ -17,7 +17,8 @@ constexpr CK_ULONG kMaxGenericSecretBytes = 512;
 
 absl::StatusOr<EvpPkeyPtr> Generate(EVP_PKEY_CTX* ctx) {
   EVP_PKEY* pkey = nullptr;
-  if (EVP_PKEY_generate(ctx, &pkey) != 1) return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_generate");
+  if (EVP_PKEY_generate(ctx, &pkey) != 1)
+    return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_generate");
   return AdoptPkey(pkey);
 }
 
@@ -62,7 +63,8 @@ absl::StatusOr<GeneratedKeyPair> GenerateRsaKeyPair(CK_ULONG modulus_bits,
       public_exponent_be.empty() ? std::string("\x01\x00\x01", 3) : public_exponent_be, false);
   if (exponent == nullptr) return OpenSslError(CKR_HOST_MEMORY, "BN_bin2bn");
   // Over 256 bits is beyond what OpenSSL generates with (and what anyone uses).
-  if (!BN_is_odd(exponent.get()) || BN_is_one(exponent.get()) || BN_num_bits(exponent.get()) > 256) {
+  if (!BN_is_odd(exponent.get()) || BN_is_one(exponent.get()) ||
+      BN_num_bits(exponent.get()) > 256) {
     return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA public exponent must be odd and > 1");
   }
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));

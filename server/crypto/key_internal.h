@@ -24,7 +24,8 @@ absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, boo
 absl::StatusOr<AttributeBytes> RsaAttributesFromKey(const EVP_PKEY* pkey, bool is_private);
 // rsa_crt.cc: CKA_PRIME_1/2, CKA_EXPONENT_1/2 and CKA_COEFFICIENT from the
 // modulus and exponents; CKR_ATTRIBUTE_VALUE_INVALID if d does not fit.
-absl::StatusOr<AttributeBytes> RecoverRsaCrt(const std::string& modulus, const std::string& public_exponent,
+absl::StatusOr<AttributeBytes> RecoverRsaCrt(const std::string& modulus,
+                                             const std::string& public_exponent,
                                              const std::string& private_exponent);
 
 // ec_key.cc (Weierstrass curves and Ed25519)

@@ -48,9 +48,9 @@ bool HasPrivateKey(const EVP_PKEY* pkey) {
   bool has = false;
   if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "EC")) {
     BIGNUM* raw = nullptr;
-    has = EVP_PKEY_get_bn_param(pkey, EVP_PKEY_is_a(pkey, "RSA") ? OSSL_PKEY_PARAM_RSA_D
-                                                                 : OSSL_PKEY_PARAM_PRIV_KEY,
-                                &raw) == 1;
+    has = EVP_PKEY_get_bn_param(
+              pkey, EVP_PKEY_is_a(pkey, "RSA") ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY,
+              &raw) == 1;
     BN_clear_free(raw);
   } else {
     size_t length = 0;
@@ -101,7 +101,8 @@ absl::StatusOr<AttributeBytes> PrivateAttributesFromKey(const EvpPkeyPtr& key, C
   return AttributesFromKey(key, type, /*is_private=*/true);
 }
 
-absl::Status CheckPublicMatchesPrivate(const EvpPkeyPtr& public_key, const EvpPkeyPtr& private_key) {
+absl::Status CheckPublicMatchesPrivate(const EvpPkeyPtr& public_key,
+                                       const EvpPkeyPtr& private_key) {
   HSM_ASSIGN_OR_RETURN(CK_KEY_TYPE public_type, KeyTypeOf(public_key.get()));
   HSM_ASSIGN_OR_RETURN(CK_KEY_TYPE private_type, KeyTypeOf(private_key.get()));
   if (public_type != private_type) {
@@ -142,8 +143,8 @@ absl::StatusOr<EvpPkeyPtr> PrivateKeyFromPkcs8(const std::string& der) {
   // representation whatever the encoder chose.
   CK_KEY_TYPE type = 0;
   absl::StatusOr<AttributeBytes> attrs = PrivateAttributesFromKey(decoded, &type);
-  absl::StatusOr<EvpPkeyPtr> key =
-      attrs.ok() ? PrivateKeyFromAttributes(type, *attrs) : absl::StatusOr<EvpPkeyPtr>(attrs.status());
+  absl::StatusOr<EvpPkeyPtr> key = attrs.ok() ? PrivateKeyFromAttributes(type, *attrs)
+                                              : absl::StatusOr<EvpPkeyPtr>(attrs.status());
   if (attrs.ok()) {
     for (auto& [attribute, value] : *attrs) OPENSSL_cleanse(value.data(), value.size());
   }

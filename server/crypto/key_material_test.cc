@@ -1,10 +1,11 @@
 // Keys from attributes and back, validation of imported material, PKCS #8,
 // the EC encodings, and secret key generation.
+#include "server/crypto/key_material.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "server/crypto/key_material.h"
 #include "server/crypto/operation.h"
 #include "server/crypto/test_util.h"
 
@@ -16,10 +17,11 @@ using testing::Hex;
 using testing::ToHex;
 
 const std::string kP256 = Hex("06082a8648ce3d030107");
-const std::string kP256Order = Hex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
-const std::string kP256Generator = Hex(
-    "04 6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296"
-    "4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5");
+const std::string kP256Order =
+    Hex("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+const std::string kP256Generator =
+    Hex("04 6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296"
+        "4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5");
 
 class RsaKeyTest : public ::testing::Test {
  protected:
@@ -35,8 +37,9 @@ GeneratedKeyPair* RsaKeyTest::pair_ = nullptr;
 
 TEST_F(RsaKeyTest, ComponentsRoundTrip) {
   const AttributeBytes& priv = pair_->private_attributes;
-  for (CK_ATTRIBUTE_TYPE type : {CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
-                                 CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT}) {
+  for (CK_ATTRIBUTE_TYPE type :
+       {CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
+        CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT}) {
     EXPECT_EQ(priv.count(type), 1u) << type;
   }
   EXPECT_EQ(priv.at(CKA_MODULUS).size(), 256u);
@@ -62,9 +65,10 @@ TEST_F(RsaKeyTest, ComponentsRoundTrip) {
 }
 
 TEST_F(RsaKeyTest, WithoutCrtComponents) {
-  AttributeBytes attrs = {{CKA_MODULUS, pair_->private_attributes.at(CKA_MODULUS)},
-                          {CKA_PUBLIC_EXPONENT, pair_->private_attributes.at(CKA_PUBLIC_EXPONENT)},
-                          {CKA_PRIVATE_EXPONENT, pair_->private_attributes.at(CKA_PRIVATE_EXPONENT)}};
+  AttributeBytes attrs = {
+      {CKA_MODULUS, pair_->private_attributes.at(CKA_MODULUS)},
+      {CKA_PUBLIC_EXPONENT, pair_->private_attributes.at(CKA_PUBLIC_EXPONENT)},
+      {CKA_PRIVATE_EXPONENT, pair_->private_attributes.at(CKA_PRIVATE_EXPONENT)}};
   auto key = PrivateKeyFromAttributes(CKK_RSA, attrs);
   ASSERT_TRUE(key.ok()) << key.status();
   MechanismParams params;
@@ -89,7 +93,8 @@ TEST_F(RsaKeyTest, InconsistentOrIncompleteMaterialIsRefused) {
 
   AttributeBytes wrong_coefficient = pair_->private_attributes;
   wrong_coefficient[CKA_COEFFICIENT][0] ^= 0x01;
-  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(CKK_RSA, wrong_coefficient), CKR_ATTRIBUTE_VALUE_INVALID));
+  EXPECT_TRUE(
+      HasRv(PrivateKeyFromAttributes(CKK_RSA, wrong_coefficient), CKR_ATTRIBUTE_VALUE_INVALID));
 
   AttributeBytes partial_crt = pair_->private_attributes;
   partial_crt.erase(CKA_EXPONENT_2);
@@ -106,7 +111,8 @@ TEST_F(RsaKeyTest, InconsistentOrIncompleteMaterialIsRefused) {
   AttributeBytes even_modulus = pair_->public_attributes;
   even_modulus[CKA_MODULUS].back() &= '\xfe';
   EXPECT_TRUE(HasRv(PublicKeyFromAttributes(CKK_RSA, even_modulus), CKR_ATTRIBUTE_VALUE_INVALID));
-  EXPECT_TRUE(HasRv(PublicKeyFromAttributes(CKK_DSA, pair_->public_attributes), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(PublicKeyFromAttributes(CKK_DSA, pair_->public_attributes), CKR_KEY_TYPE_INCONSISTENT));
 }
 
 TEST_F(RsaKeyTest, Pkcs8RoundTrip) {
@@ -124,22 +130,30 @@ TEST(EcKeyTest, ScalarRange) {
   auto one = PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_VALUE, Hex("01")}});
   ASSERT_TRUE(one.ok()) << one.status();
   // d = 1 has the generator as its public point.
-  EXPECT_EQ(ToHex(PublicAttributesFromKey(*one, nullptr)->at(CKA_EC_POINT)), ToHex(EncodeEcPoint(kP256Generator)));
+  EXPECT_EQ(ToHex(PublicAttributesFromKey(*one, nullptr)->at(CKA_EC_POINT)),
+            ToHex(EncodeEcPoint(kP256Generator)));
   EXPECT_EQ(PrivateAttributesFromKey(*one, nullptr)->at(CKA_VALUE), std::string(31, '\0') + "\x01");
 
   std::string order_minus_one = kP256Order;
   order_minus_one.back() -= 1;
-  EXPECT_TRUE(PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_VALUE, order_minus_one}}).ok());
-  for (const std::string& bad : {kP256Order, std::string(32, '\xff'), std::string(32, '\0'), std::string()}) {
+  EXPECT_TRUE(
+      PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_VALUE, order_minus_one}})
+          .ok());
+  for (const std::string& bad :
+       {kP256Order, std::string(32, '\xff'), std::string(32, '\0'), std::string()}) {
     EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_VALUE, bad}}),
                       CKR_ATTRIBUTE_VALUE_INVALID))
         << ToHex(bad);
   }
-  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}}), CKR_TEMPLATE_INCOMPLETE));
-  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_VALUE, Hex("01")}}), CKR_TEMPLATE_INCOMPLETE));
-  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, Hex("06052b8104000a")}, {CKA_VALUE, Hex("01")}}),
+  EXPECT_TRUE(
+      HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}}), CKR_TEMPLATE_INCOMPLETE));
+  EXPECT_TRUE(
+      HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_VALUE, Hex("01")}}), CKR_TEMPLATE_INCOMPLETE));
+  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(
+                        CKK_EC, {{CKA_EC_PARAMS, Hex("06052b8104000a")}, {CKA_VALUE, Hex("01")}}),
                     CKR_CURVE_NOT_SUPPORTED));
-  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, Hex("06032b6570")}, {CKA_VALUE, Hex("01")}}),
+  EXPECT_TRUE(HasRv(PrivateKeyFromAttributes(
+                        CKK_EC, {{CKA_EC_PARAMS, Hex("06032b6570")}, {CKA_VALUE, Hex("01")}}),
                     CKR_CURVE_NOT_SUPPORTED));
 }
 
@@ -157,13 +171,16 @@ TEST(EcKeyTest, PublicPoints) {
   }
   std::string off_curve = raw_point;
   off_curve[40] ^= 1;
-  EXPECT_TRUE(HasRv(PublicKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_EC_POINT, off_curve}}),
-                    CKR_ATTRIBUTE_VALUE_INVALID));
-  EXPECT_TRUE(HasRv(PublicKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_EC_POINT, raw_point.substr(1)}}),
+  EXPECT_TRUE(
+      HasRv(PublicKeyFromAttributes(CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_EC_POINT, off_curve}}),
+            CKR_ATTRIBUTE_VALUE_INVALID));
+  EXPECT_TRUE(HasRv(PublicKeyFromAttributes(
+                        CKK_EC, {{CKA_EC_PARAMS, kP256}, {CKA_EC_POINT, raw_point.substr(1)}}),
                     CKR_ATTRIBUTE_VALUE_INVALID));
   auto other = GenerateEcKeyPair(kP256);
   auto other_public = PublicKeyFromAttributes(CKK_EC, other->public_attributes);
-  EXPECT_TRUE(HasRv(CheckPublicMatchesPrivate(*other_public, pair->key), CKR_ATTRIBUTE_VALUE_INVALID));
+  EXPECT_TRUE(
+      HasRv(CheckPublicMatchesPrivate(*other_public, pair->key), CKR_ATTRIBUTE_VALUE_INVALID));
 }
 
 TEST(EcKeyTest, BarePointThatLooksLikeDer) {
@@ -179,8 +196,10 @@ TEST(EcKeyTest, BarePointThatLooksLikeDer) {
 TEST(EcKeyTest, CurveParams) {
   EXPECT_EQ((*CurveFromParams(Hex("06052b81040022")))->field_bytes, 48u);
   EXPECT_EQ((*CurveFromParams(Hex("06052b81040023")))->field_bytes, 66u);
-  EXPECT_EQ((*CurveFromParams(std::string("\x13\x0c", 2) + "edwards25519"))->curve, Curve::kEd25519);
-  EXPECT_TRUE(HasRv(CurveFromParams(std::string("\x13\x0a", 2) + "edwards448"), CKR_CURVE_NOT_SUPPORTED));
+  EXPECT_EQ((*CurveFromParams(std::string("\x13\x0c", 2) + "edwards25519"))->curve,
+            Curve::kEd25519);
+  EXPECT_TRUE(
+      HasRv(CurveFromParams(std::string("\x13\x0a", 2) + "edwards448"), CKR_CURVE_NOT_SUPPORTED));
   EXPECT_TRUE(HasRv(CurveFromParams(""), CKR_ATTRIBUTE_VALUE_INVALID));
   EXPECT_TRUE(HasRv(CurveFromParams(Hex("0608")), CKR_ATTRIBUTE_VALUE_INVALID));
 }
@@ -208,7 +227,8 @@ TEST(EcKeyTest, Pkcs8RoundTrips) {
 }
 
 TEST(SecretKeyTest, Lengths) {
-  for (CK_ULONG length : {16, 24, 32}) EXPECT_EQ(GenerateSecretKey(CKK_AES, length)->size(), length);
+  for (CK_ULONG length : {16, 24, 32})
+    EXPECT_EQ(GenerateSecretKey(CKK_AES, length)->size(), length);
   EXPECT_TRUE(HasRv(GenerateSecretKey(CKK_AES, 20), CKR_KEY_SIZE_RANGE));
   EXPECT_EQ(GenerateSecretKey(CKK_GENERIC_SECRET, 1)->size(), 1u);
   EXPECT_EQ(GenerateSecretKey(CKK_SHA256_HMAC, 512)->size(), 512u);

@@ -25,7 +25,8 @@ class KeyWrapOperation : public CipherOperation {
     std::string out(in.size() + 2 * kSemiblock, '\0');
     int length = 0;
     int final_length = 0;
-    if (EVP_CipherUpdate(ctx_.get(), MutableBytes(out), &length, Bytes(in), static_cast<int>(in.size())) != 1 ||
+    if (EVP_CipherUpdate(ctx_.get(), MutableBytes(out), &length, Bytes(in),
+                         static_cast<int>(in.size())) != 1 ||
         EVP_CipherFinal_ex(ctx_.get(), MutableBytes(out) + length, &final_length) != 1) {
       if (encrypt_) return OpenSslError(CKR_FUNCTION_FAILED, "AES key wrap");
       OPENSSL_cleanse(out.data(), out.size());
@@ -45,7 +46,8 @@ class KeyWrapOperation : public CipherOperation {
  private:
   absl::Status CheckLength(size_t length) const {
     if (length > INT_MAX - 2 * kSemiblock) {
-      return RvError(encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE, "input too long");
+      return RvError(encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+                     "input too long");
     }
     if (encrypt_) {
       // RFC 3394 wraps two or more whole semiblocks; RFC 5649 anything non-empty.
@@ -64,7 +66,8 @@ class KeyWrapOperation : public CipherOperation {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CipherOperation>> NewAesKeyWrap(const MechanismParams& params,
-                                                               const std::string& key, bool encrypt) {
+                                                               const std::string& key,
+                                                               bool encrypt) {
   bool pad = params.type == CKM_AES_KEY_WRAP_PAD;
   if (!pad && params.type != CKM_AES_KEY_WRAP) {
     return RvError(CKR_MECHANISM_INVALID, "not an AES key wrap mechanism");
@@ -80,7 +83,8 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewAesKeyWrap(const MechanismPa
                         params.iv.empty() ? nullptr : Bytes(params.iv), encrypt ? 1 : 0) != 1) {
     return OpenSslError(CKR_FUNCTION_FAILED, "AES key wrap setup");
   }
-  return std::unique_ptr<CipherOperation>(std::make_unique<KeyWrapOperation>(std::move(ctx), encrypt, pad));
+  return std::unique_ptr<CipherOperation>(
+      std::make_unique<KeyWrapOperation>(std::move(ctx), encrypt, pad));
 }
 
 }  // namespace hsm::server::crypto

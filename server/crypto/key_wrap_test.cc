@@ -48,7 +48,8 @@ TEST_P(KeyWrapVectorTest, WrapsAndUnwraps) {
 
   std::string tampered = v.wrapped;
   tampered[3] ^= 0x10;
-  EXPECT_TRUE(HasRv(UnwrapKey(Params(v.mechanism), nullptr, v.kek, tampered, 0), CKR_WRAPPED_KEY_INVALID));
+  EXPECT_TRUE(
+      HasRv(UnwrapKey(Params(v.mechanism), nullptr, v.kek, tampered, 0), CKR_WRAPPED_KEY_INVALID));
   auto dec = NewDecryptOperation(Params(v.mechanism), nullptr, v.kek);
   ASSERT_TRUE(dec.ok());
   EXPECT_TRUE(HasRv((*dec)->Once(tampered), CKR_ENCRYPTED_DATA_INVALID));
@@ -76,20 +77,26 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(KeyWrapTest, LengthRules) {
   std::string kek(16, 'k');
-  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, std::string(20, 'a')), CKR_KEY_SIZE_RANGE));
-  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, std::string(8, 'a')), CKR_KEY_SIZE_RANGE));
+  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, std::string(20, 'a')),
+                    CKR_KEY_SIZE_RANGE));
+  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, std::string(8, 'a')),
+                    CKR_KEY_SIZE_RANGE));
   EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, std::string(20, 'a'), 0),
                     CKR_WRAPPED_KEY_LEN_RANGE));
   EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_AES_KEY_WRAP_PAD), nullptr, kek, std::string(8, 'a'), 0),
                     CKR_WRAPPED_KEY_LEN_RANGE));
-  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_KEY_WRAP), nullptr, std::string(17, 'k'), std::string(16, 'a')),
-                    CKR_WRAPPING_KEY_SIZE_RANGE));
-  EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_AES_KEY_WRAP), nullptr, std::string(17, 'k'), std::string(24, 'a'), 0),
-                    CKR_UNWRAPPING_KEY_SIZE_RANGE));
+  EXPECT_TRUE(
+      HasRv(WrapKey(Params(CKM_AES_KEY_WRAP), nullptr, std::string(17, 'k'), std::string(16, 'a')),
+            CKR_WRAPPING_KEY_SIZE_RANGE));
+  EXPECT_TRUE(HasRv(
+      UnwrapKey(Params(CKM_AES_KEY_WRAP), nullptr, std::string(17, 'k'), std::string(24, 'a'), 0),
+      CKR_UNWRAPPING_KEY_SIZE_RANGE));
   EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_KEY_WRAP, "bad"), nullptr, kek, std::string(16, 'a')),
                     CKR_MECHANISM_PARAM_INVALID));
-  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_GCM), nullptr, kek, std::string(16, 'a')), CKR_MECHANISM_INVALID));
-  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_SHA256_HMAC), nullptr, kek, std::string(16, 'a')), CKR_MECHANISM_INVALID));
+  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_AES_GCM), nullptr, kek, std::string(16, 'a')),
+                    CKR_MECHANISM_INVALID));
+  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_SHA256_HMAC), nullptr, kek, std::string(16, 'a')),
+                    CKR_MECHANISM_INVALID));
 }
 
 TEST(KeyWrapTest, CustomIvMustMatchOnUnwrap) {
@@ -97,15 +104,18 @@ TEST(KeyWrapTest, CustomIvMustMatchOnUnwrap) {
   std::string key(16, 'x');
   auto wrapped = WrapKey(Params(CKM_AES_KEY_WRAP, std::string(8, '\x11')), nullptr, kek, key);
   ASSERT_TRUE(wrapped.ok());
-  EXPECT_EQ(*UnwrapKey(Params(CKM_AES_KEY_WRAP, std::string(8, '\x11')), nullptr, kek, *wrapped, 0), key);
-  EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, *wrapped, 0), CKR_WRAPPED_KEY_INVALID));
+  EXPECT_EQ(*UnwrapKey(Params(CKM_AES_KEY_WRAP, std::string(8, '\x11')), nullptr, kek, *wrapped, 0),
+            key);
+  EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_AES_KEY_WRAP), nullptr, kek, *wrapped, 0),
+                    CKR_WRAPPED_KEY_INVALID));
 }
 
 TEST(KeyWrapTest, BlockModesZeroPadAndTrimByValueLength) {
   std::string kek = *GenerateSecretKey(CKK_AES, 32);
   std::string key = *GenerateSecretKey(CKK_GENERIC_SECRET, 20);
   for (CK_MECHANISM_TYPE mechanism : {CKM_AES_ECB, CKM_AES_CBC}) {
-    MechanismParams params = Params(mechanism, mechanism == CKM_AES_CBC ? std::string(16, '\0') : "");
+    MechanismParams params =
+        Params(mechanism, mechanism == CKM_AES_CBC ? std::string(16, '\0') : "");
     auto wrapped = WrapKey(params, nullptr, kek, key);
     ASSERT_TRUE(wrapped.ok()) << wrapped.status();
     EXPECT_EQ(wrapped->size(), 32u);
@@ -150,8 +160,9 @@ TEST(KeyWrapTest, WrongKeyKind) {
                     CKR_WRAPPING_KEY_TYPE_INCONSISTENT));
   EXPECT_TRUE(HasRv(WrapKey(Params(CKM_RSA_PKCS), pair->key, "", std::string(16, 'a')),
                     CKR_WRAPPING_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_RSA_PKCS), nullptr, std::string(16, 'k'), std::string(16, 'a'), 0),
-                    CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(UnwrapKey(Params(CKM_RSA_PKCS), nullptr, std::string(16, 'k'), std::string(16, 'a'), 0),
+            CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT));
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ class MacState {
   absl::StatusOr<std::string> Final() {
     std::string mac(length_, '\0');
     size_t length = 0;
-    if (EVP_MAC_final(ctx_.get(), MutableBytes(mac), &length, mac.size()) != 1 || length != length_) {
+    if (EVP_MAC_final(ctx_.get(), MutableBytes(mac), &length, mac.size()) != 1 ||
+        length != length_) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_MAC_final");
     }
     return mac;
@@ -106,7 +107,8 @@ absl::StatusOr<MacState> NewMacState(const MechanismParams& params, const std::s
       return RvError(CKR_KEY_SIZE_RANGE, "HMAC key length out of range");
     }
     algorithm = OSSL_MAC_NAME_HMAC;
-    ossl_params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0);
+    ossl_params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0);
   } else if (params.type == CKM_AES_CMAC) {
     HSM_ASSIGN_OR_RETURN(const EVP_CIPHER* cipher, AesCipher(key.size(), "CBC"));
     algorithm = OSSL_MAC_NAME_CMAC;

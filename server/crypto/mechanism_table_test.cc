@@ -19,16 +19,56 @@ using testing::HasRv;
 using testing::Hex;
 
 const std::set<CK_MECHANISM_TYPE> kRequired = {
-    CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_RSA_X_509, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP,
-    CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS,
-    CKM_SHA512_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
-    CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS, CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, CKM_ECDSA_SHA1,
-    CKM_ECDSA_SHA224, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512, CKM_ECDH1_DERIVE,
-    CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, CKM_AES_KEY_GEN, CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD,
-    CKM_AES_CTR, CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD, CKM_AES_CMAC, CKM_DES3_KEY_GEN,
-    CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384,
-    CKM_SHA512, CKM_MD5, CKM_SHA_1_HMAC, CKM_SHA224_HMAC, CKM_SHA256_HMAC, CKM_SHA384_HMAC,
-    CKM_SHA512_HMAC, CKM_GENERIC_SECRET_KEY_GEN,
+    CKM_RSA_PKCS_KEY_PAIR_GEN,
+    CKM_RSA_PKCS,
+    CKM_RSA_X_509,
+    CKM_RSA_PKCS_PSS,
+    CKM_RSA_PKCS_OAEP,
+    CKM_SHA1_RSA_PKCS,
+    CKM_SHA224_RSA_PKCS,
+    CKM_SHA256_RSA_PKCS,
+    CKM_SHA384_RSA_PKCS,
+    CKM_SHA512_RSA_PKCS,
+    CKM_SHA1_RSA_PKCS_PSS,
+    CKM_SHA224_RSA_PKCS_PSS,
+    CKM_SHA256_RSA_PKCS_PSS,
+    CKM_SHA384_RSA_PKCS_PSS,
+    CKM_SHA512_RSA_PKCS_PSS,
+    CKM_EC_KEY_PAIR_GEN,
+    CKM_ECDSA,
+    CKM_ECDSA_SHA1,
+    CKM_ECDSA_SHA224,
+    CKM_ECDSA_SHA256,
+    CKM_ECDSA_SHA384,
+    CKM_ECDSA_SHA512,
+    CKM_ECDH1_DERIVE,
+    CKM_EC_EDWARDS_KEY_PAIR_GEN,
+    CKM_EDDSA,
+    CKM_AES_KEY_GEN,
+    CKM_AES_ECB,
+    CKM_AES_CBC,
+    CKM_AES_CBC_PAD,
+    CKM_AES_CTR,
+    CKM_AES_GCM,
+    CKM_AES_KEY_WRAP,
+    CKM_AES_KEY_WRAP_PAD,
+    CKM_AES_CMAC,
+    CKM_DES3_KEY_GEN,
+    CKM_DES3_ECB,
+    CKM_DES3_CBC,
+    CKM_DES3_CBC_PAD,
+    CKM_SHA_1,
+    CKM_SHA224,
+    CKM_SHA256,
+    CKM_SHA384,
+    CKM_SHA512,
+    CKM_MD5,
+    CKM_SHA_1_HMAC,
+    CKM_SHA224_HMAC,
+    CKM_SHA256_HMAC,
+    CKM_SHA384_HMAC,
+    CKM_SHA512_HMAC,
+    CKM_GENERIC_SECRET_KEY_GEN,
 };
 
 TEST(MechanismTableTest, ExactlyTheRequiredMechanismsSorted) {
@@ -61,7 +101,8 @@ TEST(MechanismTableTest, KeyTypes) {
   EXPECT_TRUE(CheckKeyTypeForMechanism(CKM_ECDH1_DERIVE, CKK_EC).ok());
   EXPECT_TRUE(CheckKeyTypeForMechanism(CKM_EDDSA, CKK_EC_EDWARDS).ok());
   EXPECT_TRUE(HasRv(CheckKeyTypeForMechanism(CKM_AES_GCM, CKK_DES3), CKR_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(CheckKeyTypeForMechanism(CKM_ECDSA, CKK_EC_EDWARDS), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(CheckKeyTypeForMechanism(CKM_ECDSA, CKK_EC_EDWARDS), CKR_KEY_TYPE_INCONSISTENT));
   EXPECT_TRUE(HasRv(CheckKeyTypeForMechanism(CKM_SHA256, CKK_AES), CKR_KEY_TYPE_INCONSISTENT));
   EXPECT_TRUE(HasRv(CheckKeyTypeForMechanism(CKM_DES_ECB, CKK_DES), CKR_MECHANISM_INVALID));
 }
@@ -89,12 +130,12 @@ class TruthfulnessTest : public ::testing::Test {
   static MechanismSetup SetupFor(CK_MECHANISM_TYPE type) {
     MechanismSetup s;
     s.params.type = type;
-    switch (CheckKeyTypeForMechanism(type, CKK_RSA).ok()       ? CKK_RSA
-            : CheckKeyTypeForMechanism(type, CKK_EC).ok()      ? CKK_EC
+    switch (CheckKeyTypeForMechanism(type, CKK_RSA).ok()          ? CKK_RSA
+            : CheckKeyTypeForMechanism(type, CKK_EC).ok()         ? CKK_EC
             : CheckKeyTypeForMechanism(type, CKK_EC_EDWARDS).ok() ? CKK_EC_EDWARDS
-            : CheckKeyTypeForMechanism(type, CKK_AES).ok()     ? CKK_AES
-            : CheckKeyTypeForMechanism(type, CKK_DES3).ok()    ? CKK_DES3
-                                                               : CKK_GENERIC_SECRET) {
+            : CheckKeyTypeForMechanism(type, CKK_AES).ok()        ? CKK_AES
+            : CheckKeyTypeForMechanism(type, CKK_DES3).ok()       ? CKK_DES3
+                                                                  : CKK_GENERIC_SECRET) {
       case CKK_RSA:
         s.key = rsa_->key;
         break;
@@ -142,7 +183,8 @@ GeneratedKeyPair* TruthfulnessTest::ed_ = nullptr;
 
 // OK, or a failure that is not CKR_MECHANISM_INVALID when `expected` says the
 // function is offered; CKR_MECHANISM_INVALID when it is not.
-void ExpectOffered(const absl::Status& status, bool expected, const char* function, CK_MECHANISM_TYPE type) {
+void ExpectOffered(const absl::Status& status, bool expected, const char* function,
+                   CK_MECHANISM_TYPE type) {
   if (expected) {
     EXPECT_TRUE(status.ok()) << function << " 0x" << std::hex << type << ": " << status;
   } else {
@@ -155,26 +197,29 @@ TEST_F(TruthfulnessTest, FlagsMatchWhatTheFactoriesAccept) {
     MechanismSetup s = SetupFor(info.type);
     // A public key suffices for verify, encrypt and wrap; the private one
     // also works, so the private key is used throughout.
-    ExpectOffered(NewSignOperation(s.params, s.key, s.secret).status(), info.flags & CKF_SIGN, "sign", info.type);
-    ExpectOffered(NewVerifyOperation(s.params, s.key, s.secret).status(), info.flags & CKF_VERIFY, "verify",
+    ExpectOffered(NewSignOperation(s.params, s.key, s.secret).status(), info.flags & CKF_SIGN,
+                  "sign", info.type);
+    ExpectOffered(NewVerifyOperation(s.params, s.key, s.secret).status(), info.flags & CKF_VERIFY,
+                  "verify", info.type);
+    ExpectOffered(NewEncryptOperation(s.params, s.key, s.secret).status(), info.flags & CKF_ENCRYPT,
+                  "encrypt", info.type);
+    ExpectOffered(NewDecryptOperation(s.params, s.key, s.secret).status(), info.flags & CKF_DECRYPT,
+                  "decrypt", info.type);
+    ExpectOffered(NewDigestOperation(s.params).status(), info.flags & CKF_DIGEST, "digest",
                   info.type);
-    ExpectOffered(NewEncryptOperation(s.params, s.key, s.secret).status(), info.flags & CKF_ENCRYPT, "encrypt",
-                  info.type);
-    ExpectOffered(NewDecryptOperation(s.params, s.key, s.secret).status(), info.flags & CKF_DECRYPT, "decrypt",
-                  info.type);
-    ExpectOffered(NewDigestOperation(s.params).status(), info.flags & CKF_DIGEST, "digest", info.type);
-    ExpectOffered(SignRecover(s.params, s.key, "data").status(), info.flags & CKF_SIGN_RECOVER, "sign recover",
-                  info.type);
+    ExpectOffered(SignRecover(s.params, s.key, "data").status(), info.flags & CKF_SIGN_RECOVER,
+                  "sign recover", info.type);
     absl::StatusOr<std::string> wrapped = WrapKey(s.params, s.key, s.secret, std::string(16, 'k'));
     ExpectOffered(wrapped.status(), info.flags & CKF_WRAP, "wrap", info.type);
     if (wrapped.ok()) {
-      ExpectOffered(UnwrapKey(s.params, s.key, s.secret, *wrapped, 16).status(), info.flags & CKF_UNWRAP,
-                    "unwrap", info.type);
+      ExpectOffered(UnwrapKey(s.params, s.key, s.secret, *wrapped, 16).status(),
+                    info.flags & CKF_UNWRAP, "unwrap", info.type);
     } else {
-      ExpectOffered(UnwrapKey(s.params, s.key, s.secret, std::string(24, 'w'), 0).status(),
-                    false, "unwrap", info.type);
+      ExpectOffered(UnwrapKey(s.params, s.key, s.secret, std::string(24, 'w'), 0).status(), false,
+                    "unwrap", info.type);
     }
-    ExpectOffered(DeriveEcdh(s.params, s.key, 0).status(), info.flags & CKF_DERIVE, "derive", info.type);
+    ExpectOffered(DeriveEcdh(s.params, s.key, 0).status(), info.flags & CKF_DERIVE, "derive",
+                  info.type);
   }
 }
 

@@ -80,7 +80,8 @@ bool IsAsymmetric(Family family) {
 // secret-key mechanisms the key bytes.
 absl::Status CheckKeyKind(Family family, const EvpPkeyPtr& key, bool need_private) {
   if (IsAsymmetric(family)) {
-    if (key == nullptr) return RvError(CKR_KEY_TYPE_INCONSISTENT, "mechanism needs an asymmetric key");
+    if (key == nullptr)
+      return RvError(CKR_KEY_TYPE_INCONSISTENT, "mechanism needs an asymmetric key");
     if (need_private && !HasPrivateKey(key.get())) {
       return RvError(CKR_KEY_TYPE_INCONSISTENT, "mechanism needs a private key");
     }
@@ -147,24 +148,23 @@ absl::StatusOr<std::unique_ptr<VerifyOperation>> NewVerifyOperation(const Mechan
   return MakeVerifyOperation(std::move(setup));
 }
 
-absl::StatusOr<std::unique_ptr<CipherOperation>> NewEncryptOperation(const MechanismParams& params,
-                                                                     const EvpPkeyPtr& key,
-                                                                     const std::string& secret_key) {
+absl::StatusOr<std::unique_ptr<CipherOperation>> NewEncryptOperation(
+    const MechanismParams& params, const EvpPkeyPtr& key, const std::string& secret_key) {
   return NewCipher(params, key, secret_key, /*encrypt=*/true);
 }
 
-absl::StatusOr<std::unique_ptr<CipherOperation>> NewDecryptOperation(const MechanismParams& params,
-                                                                     const EvpPkeyPtr& key,
-                                                                     const std::string& secret_key) {
+absl::StatusOr<std::unique_ptr<CipherOperation>> NewDecryptOperation(
+    const MechanismParams& params, const EvpPkeyPtr& key, const std::string& secret_key) {
   return NewCipher(params, key, secret_key, /*encrypt=*/false);
 }
 
-absl::StatusOr<std::string> SignRecover(const MechanismParams& params, const EvpPkeyPtr& private_key,
-                                        std::string_view data) {
+absl::StatusOr<std::string> SignRecover(const MechanismParams& params,
+                                        const EvpPkeyPtr& private_key, std::string_view data) {
   return RsaSignRecover(params, private_key, data);
 }
 
-absl::StatusOr<std::string> VerifyRecover(const MechanismParams& params, const EvpPkeyPtr& public_key,
+absl::StatusOr<std::string> VerifyRecover(const MechanismParams& params,
+                                          const EvpPkeyPtr& public_key,
                                           std::string_view signature) {
   return RsaVerifyRecover(params, public_key, signature);
 }

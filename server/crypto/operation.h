@@ -42,7 +42,7 @@ struct MechanismParams {
   struct Oaep {
     CK_MECHANISM_TYPE hash_alg;
     CK_RSA_PKCS_MGF_TYPE mgf;
-    CK_ULONG source;  // 0 or CKZ_DATA_SPECIFIED
+    CK_ULONG source;          // 0 or CKZ_DATA_SPECIFIED
     std::string source_data;  // the label
   };
   std::optional<Oaep> oaep;
@@ -138,10 +138,10 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewDecryptOperation(const Mecha
 absl::StatusOr<std::unique_ptr<DigestOperation>> NewDigestOperation(const MechanismParams& params);
 
 // C_SignRecover / C_VerifyRecover for CKM_RSA_PKCS and CKM_RSA_X_509.
-absl::StatusOr<std::string> SignRecover(const MechanismParams& params, const EvpPkeyPtr& private_key,
-                                        std::string_view data);
-absl::StatusOr<std::string> VerifyRecover(const MechanismParams& params, const EvpPkeyPtr& public_key,
-                                          std::string_view signature);
+absl::StatusOr<std::string> SignRecover(const MechanismParams& params,
+                                        const EvpPkeyPtr& private_key, std::string_view data);
+absl::StatusOr<std::string> VerifyRecover(const MechanismParams& params,
+                                          const EvpPkeyPtr& public_key, std::string_view signature);
 
 // C_WrapKey: encrypts `key_bytes` (a secret key's CKA_VALUE, or a private key
 // as PKCS #8 DER) with CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD, CKM_AES_ECB,
@@ -159,9 +159,10 @@ absl::StatusOr<std::string> WrapKey(const MechanismParams& params, const EvpPkey
 // equal the length for mechanisms that keep it. CKR_WRAPPED_KEY_INVALID,
 // CKR_WRAPPED_KEY_LEN_RANGE, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
 // CKR_UNWRAPPING_KEY_SIZE_RANGE, CKR_TEMPLATE_INCONSISTENT (length).
-absl::StatusOr<std::string> UnwrapKey(const MechanismParams& params, const EvpPkeyPtr& unwrapping_key,
-                                      const std::string& unwrapping_secret, const std::string& wrapped,
-                                      CK_ULONG value_length);
+absl::StatusOr<std::string> UnwrapKey(const MechanismParams& params,
+                                      const EvpPkeyPtr& unwrapping_key,
+                                      const std::string& unwrapping_secret,
+                                      const std::string& wrapped, CK_ULONG value_length);
 
 // CKM_ECDH1_DERIVE: the shared secret with the peer point in
 // params.ecdh->public_data, through CKD_NULL or the ANSI X9.63 KDF with

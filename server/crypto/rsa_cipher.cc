@@ -32,7 +32,8 @@ absl::StatusOr<RsaCipherScheme> SchemeFor(const MechanismParams& params) {
     default:
       return RvError(CKR_MECHANISM_INVALID, "not an RSA encryption mechanism");
   }
-  if (!params.oaep.has_value()) return RvError(CKR_MECHANISM_PARAM_INVALID, "OAEP needs parameters");
+  if (!params.oaep.has_value())
+    return RvError(CKR_MECHANISM_PARAM_INVALID, "OAEP needs parameters");
   const MechanismParams::Oaep& oaep = *params.oaep;
   scheme.padding = RSA_PKCS1_OAEP_PADDING;
   scheme.oaep_md = oaep.hash_alg == CKM_MD5 ? nullptr : DigestForHashMechanism(oaep.hash_alg);
@@ -97,7 +98,8 @@ absl::StatusOr<std::string> Encrypt(const EvpPkeyPtr& key, const RsaCipherScheme
 absl::StatusOr<std::string> Decrypt(const EvpPkeyPtr& key, const RsaCipherScheme& scheme,
                                     std::string_view in) {
   size_t k = static_cast<size_t>(EVP_PKEY_get_size(key.get()));
-  if (in.size() != k) return RvError(CKR_ENCRYPTED_DATA_LEN_RANGE, "ciphertext is not modulus-sized");
+  if (in.size() != k)
+    return RvError(CKR_ENCRYPTED_DATA_LEN_RANGE, "ciphertext is not modulus-sized");
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (ctx == nullptr || EVP_PKEY_decrypt_init(ctx.get()) != 1) {
     return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_decrypt_init");
@@ -127,7 +129,8 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewRsaCipher(const MechanismPar
   auto run = [key, scheme = std::move(scheme), encrypt](std::string_view in) {
     return encrypt ? Encrypt(key, scheme, in) : Decrypt(key, scheme, in);
   };
-  return MakeOneShotCipher(std::move(run), [k](size_t) { return k; }, /*multi_part=*/false);
+  return MakeOneShotCipher(
+      std::move(run), [k](size_t) { return k; }, /*multi_part=*/false);
 }
 
 }  // namespace hsm::server::crypto

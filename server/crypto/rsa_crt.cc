@@ -25,12 +25,14 @@ absl::Status Invalid() {
 }
 
 // p with p | n, 1 < p < n; or an error.
-absl::StatusOr<BignumPtr> FindFactor(const BIGNUM* n, const BIGNUM* e, const BIGNUM* d, BN_CTX* ctx) {
-  BignumPtr k(BN_secure_new()), r(BN_secure_new()), n_minus_1(BN_new()), g(BN_new()), y(BN_secure_new()),
-      x(BN_secure_new()), p(BN_secure_new());
-  if (!k || !r || !n_minus_1 || !g || !y || !x || !p) return OpenSslError(CKR_HOST_MEMORY, "BN_new");
-  if (BN_mul(k.get(), d, e, ctx) != 1 || BN_sub_word(k.get(), 1) != 1 || BN_copy(n_minus_1.get(), n) == nullptr ||
-      BN_sub_word(n_minus_1.get(), 1) != 1) {
+absl::StatusOr<BignumPtr> FindFactor(const BIGNUM* n, const BIGNUM* e, const BIGNUM* d,
+                                     BN_CTX* ctx) {
+  BignumPtr k(BN_secure_new()), r(BN_secure_new()), n_minus_1(BN_new()), g(BN_new()),
+      y(BN_secure_new()), x(BN_secure_new()), p(BN_secure_new());
+  if (!k || !r || !n_minus_1 || !g || !y || !x || !p)
+    return OpenSslError(CKR_HOST_MEMORY, "BN_new");
+  if (BN_mul(k.get(), d, e, ctx) != 1 || BN_sub_word(k.get(), 1) != 1 ||
+      BN_copy(n_minus_1.get(), n) == nullptr || BN_sub_word(n_minus_1.get(), 1) != 1) {
     return OpenSslError(CKR_FUNCTION_FAILED, "BN arithmetic");
   }
   // k is a multiple of lcm(p-1, q-1), hence even.
@@ -40,12 +42,15 @@ absl::StatusOr<BignumPtr> FindFactor(const BIGNUM* n, const BIGNUM* e, const BIG
   if (BN_rshift(r.get(), k.get(), t) != 1) return OpenSslError(CKR_FUNCTION_FAILED, "BN_rshift");
   BN_set_flags(r.get(), BN_FLG_CONSTTIME);
   for (int attempt = 0; attempt < kMaxBases; ++attempt) {
-    if (BN_priv_rand_range(g.get(), n_minus_1.get()) != 1) return OpenSslError(CKR_FUNCTION_FAILED, "BN_rand");
+    if (BN_priv_rand_range(g.get(), n_minus_1.get()) != 1)
+      return OpenSslError(CKR_FUNCTION_FAILED, "BN_rand");
     if (BN_cmp(g.get(), BN_value_one()) <= 0) continue;
-    if (BN_mod_exp(y.get(), g.get(), r.get(), n, ctx) != 1) return OpenSslError(CKR_FUNCTION_FAILED, "BN_mod_exp");
+    if (BN_mod_exp(y.get(), g.get(), r.get(), n, ctx) != 1)
+      return OpenSslError(CKR_FUNCTION_FAILED, "BN_mod_exp");
     if (BN_is_one(y.get()) || BN_cmp(y.get(), n_minus_1.get()) == 0) continue;
     for (int i = 1; i <= t; ++i) {
-      if (BN_mod_sqr(x.get(), y.get(), n, ctx) != 1) return OpenSslError(CKR_FUNCTION_FAILED, "BN_mod_sqr");
+      if (BN_mod_sqr(x.get(), y.get(), n, ctx) != 1)
+        return OpenSslError(CKR_FUNCTION_FAILED, "BN_mod_sqr");
       if (BN_is_one(x.get())) {
         // y is a square root of 1 other than +-1: gcd(y - 1, n) splits n.
         if (BN_sub_word(y.get(), 1) != 1 || BN_gcd(p.get(), y.get(), n, ctx) != 1) {
@@ -63,7 +68,8 @@ absl::StatusOr<BignumPtr> FindFactor(const BIGNUM* n, const BIGNUM* e, const BIG
 
 }  // namespace
 
-absl::StatusOr<AttributeBytes> RecoverRsaCrt(const std::string& modulus, const std::string& public_exponent,
+absl::StatusOr<AttributeBytes> RecoverRsaCrt(const std::string& modulus,
+                                             const std::string& public_exponent,
                                              const std::string& private_exponent) {
   BignumPtr n = BytesToBignum(modulus, false);
   BignumPtr e = BytesToBignum(public_exponent, false);
@@ -81,15 +87,18 @@ absl::StatusOr<AttributeBytes> RecoverRsaCrt(const std::string& modulus, const s
   if (!BN_is_zero(remainder.get())) return Invalid();
   // The usual convention (and OpenSSL's key generation): p > q.
   if (BN_cmp(p.get(), q.get()) < 0) std::swap(p, q);
-  if (BN_sub(p_1.get(), p.get(), BN_value_one()) != 1 || BN_sub(q_1.get(), q.get(), BN_value_one()) != 1 ||
+  if (BN_sub(p_1.get(), p.get(), BN_value_one()) != 1 ||
+      BN_sub(q_1.get(), q.get(), BN_value_one()) != 1 ||
       BN_mod(dmp1.get(), d.get(), p_1.get(), ctx.get()) != 1 ||
       BN_mod(dmq1.get(), d.get(), q_1.get(), ctx.get()) != 1 ||
       BN_mod_inverse(iqmp.get(), q.get(), p.get(), ctx.get()) == nullptr) {
     ClearOpenSslErrors();
     return Invalid();
   }
-  return AttributeBytes{{CKA_PRIME_1, BignumToBytes(p.get())},     {CKA_PRIME_2, BignumToBytes(q.get())},
-                        {CKA_EXPONENT_1, BignumToBytes(dmp1.get())}, {CKA_EXPONENT_2, BignumToBytes(dmq1.get())},
+  return AttributeBytes{{CKA_PRIME_1, BignumToBytes(p.get())},
+                        {CKA_PRIME_2, BignumToBytes(q.get())},
+                        {CKA_EXPONENT_1, BignumToBytes(dmp1.get())},
+                        {CKA_EXPONENT_2, BignumToBytes(dmq1.get())},
                         {CKA_COEFFICIENT, BignumToBytes(iqmp.get())}};
 }
 

@@ -53,7 +53,8 @@ absl::Status CheckRoundTrip(EVP_PKEY* pkey) {
   size_t decrypted_length = k;
   if (ctx == nullptr || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_NO_PADDING) != 1 ||
-      EVP_PKEY_encrypt(ctx.get(), MutableBytes(encrypted), &encrypted_length, Bytes(message), k) != 1 ||
+      EVP_PKEY_encrypt(ctx.get(), MutableBytes(encrypted), &encrypted_length, Bytes(message), k) !=
+          1 ||
       EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_NO_PADDING) != 1 ||
       EVP_PKEY_decrypt(ctx.get(), MutableBytes(decrypted), &decrypted_length, Bytes(encrypted),
@@ -61,7 +62,8 @@ absl::Status CheckRoundTrip(EVP_PKEY* pkey) {
     return OpenSslError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA private key does not work");
   }
   if (decrypted_length != k || decrypted != message) {
-    return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA private exponent does not match the public key");
+    return RvError(CKR_ATTRIBUTE_VALUE_INVALID,
+                   "RSA private exponent does not match the public key");
   }
   return absl::OkStatus();
 }

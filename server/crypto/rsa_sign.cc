@@ -25,7 +25,9 @@ struct RsaScheme {
 class RsaSigner : public Signer {
  public:
   RsaSigner(EvpPkeyPtr key, RsaScheme scheme)
-      : key_(std::move(key)), scheme_(scheme), k_(static_cast<size_t>(EVP_PKEY_get_size(key_.get()))) {}
+      : key_(std::move(key)),
+        scheme_(scheme),
+        k_(static_cast<size_t>(EVP_PKEY_get_size(key_.get()))) {}
 
   absl::StatusOr<std::string> Sign(std::string_view input) const override {
     HSM_ASSIGN_OR_RETURN(std::string block, Prepare(input));
@@ -36,7 +38,8 @@ class RsaSigner : public Signer {
     HSM_RETURN_IF_ERROR(Configure(ctx.get()));
     std::string signature(k_, '\0');
     size_t length = signature.size();
-    if (EVP_PKEY_sign(ctx.get(), MutableBytes(signature), &length, Bytes(block), block.size()) != 1) {
+    if (EVP_PKEY_sign(ctx.get(), MutableBytes(signature), &length, Bytes(block), block.size()) !=
+        1) {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
     }
     signature.resize(length);
@@ -51,7 +54,8 @@ class RsaSigner : public Signer {
       return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_verify_init");
     }
     HSM_RETURN_IF_ERROR(Configure(ctx.get()));
-    if (EVP_PKEY_verify(ctx.get(), Bytes(signature), signature.size(), Bytes(block), block.size()) != 1) {
+    if (EVP_PKEY_verify(ctx.get(), Bytes(signature), signature.size(), Bytes(block),
+                        block.size()) != 1) {
       ClearOpenSslErrors();
       return RvError(CKR_SIGNATURE_INVALID, "RSA signature does not verify");
     }
@@ -181,7 +185,8 @@ absl::StatusOr<SignerSetup> NewRsaSigner(const MechanismParams& params, const Ev
 absl::StatusOr<std::string> RsaSignRecover(const MechanismParams& params, const EvpPkeyPtr& key,
                                            std::string_view data) {
   if (params.type != CKM_RSA_PKCS && params.type != CKM_RSA_X_509) {
-    return RvError(CKR_MECHANISM_INVALID, "sign with recovery is for CKM_RSA_PKCS and CKM_RSA_X_509");
+    return RvError(CKR_MECHANISM_INVALID,
+                   "sign with recovery is for CKM_RSA_PKCS and CKM_RSA_X_509");
   }
   if (!HasPrivateKey(key.get())) return RvError(CKR_KEY_TYPE_INCONSISTENT, "needs a private key");
   HSM_ASSIGN_OR_RETURN(SignerSetup setup, NewRsaSigner(params, key));
@@ -199,8 +204,8 @@ absl::StatusOr<std::string> RsaVerifyRecover(const MechanismParams& params, cons
   if (signature.size() != k) return RvError(CKR_SIGNATURE_LEN_RANGE, "RSA signature length");
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (ctx == nullptr || EVP_PKEY_verify_recover_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), params.type == CKM_RSA_X_509 ? RSA_NO_PADDING
-                                                                           : RSA_PKCS1_PADDING) != 1) {
+      EVP_PKEY_CTX_set_rsa_padding(
+          ctx.get(), params.type == CKM_RSA_X_509 ? RSA_NO_PADDING : RSA_PKCS1_PADDING) != 1) {
     return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_verify_recover_init");
   }
   std::string recovered(k, '\0');

@@ -78,7 +78,8 @@ std::vector<SignCase> SignCases() {
   std::vector<SignCase> cases = {
       {"RsaPkcs", Params(CKM_RSA_PKCS), false, kSha256DigestInfoPrefix + Sha256(message)},
       {"RsaX509", Params(CKM_RSA_X_509), false, "short input, left-padded"},
-      {"RsaPkcsPss", PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 32), false, Sha256(message)},
+      {"RsaPkcsPss", PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 32), false,
+       Sha256(message)},
   };
   struct Hashed {
     const char* name;
@@ -122,7 +123,8 @@ TEST_F(RsaTest, EverySignatureMechanismRoundTrips) {
     EXPECT_TRUE(HasRv((*verify_bad)->VerifyOnce(c.input, tampered), CKR_SIGNATURE_INVALID));
     auto verify_short = NewVerifyOperation(c.params, PublicKey(), "");
     ASSERT_TRUE(verify_short.ok());
-    EXPECT_TRUE(HasRv((*verify_short)->VerifyOnce(c.input, signature->substr(1)), CKR_SIGNATURE_LEN_RANGE));
+    EXPECT_TRUE(
+        HasRv((*verify_short)->VerifyOnce(c.input, signature->substr(1)), CKR_SIGNATURE_LEN_RANGE));
 
     auto multi_sign = NewSignOperation(c.params, PrivateKey(), "");
     ASSERT_TRUE(multi_sign.ok());
@@ -152,8 +154,8 @@ TEST_F(RsaTest, RawPkcsOverDigestInfoMatchesOpenSslAndTheHashedMechanism) {
   // OpenSSL's own RSASSA-PKCS1-v1_5 with SHA-256 accepts it.
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   ASSERT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, PublicKey().get()), 1);
-  EXPECT_EQ(EVP_DigestVerify(ctx.get(), Bytes(*raw_signature), raw_signature->size(), Bytes(message),
-                             message.size()),
+  EXPECT_EQ(EVP_DigestVerify(ctx.get(), Bytes(*raw_signature), raw_signature->size(),
+                             Bytes(message), message.size()),
             1);
 
   // PKCS #1 v1.5 is deterministic: CKM_SHA256_RSA_PKCS gives the same bytes.
@@ -168,31 +170,40 @@ TEST_F(RsaTest, SignatureLimitsAndParameters) {
   EXPECT_TRUE((*raw)->SignOnce(std::string(kModulusBytes - 11, 'a')).ok());
   auto too_long = NewSignOperation(Params(CKM_RSA_PKCS), PrivateKey(), "");
   ASSERT_TRUE(too_long.ok());
-  EXPECT_TRUE(HasRv((*too_long)->SignOnce(std::string(kModulusBytes - 10, 'a')), CKR_DATA_LEN_RANGE));
+  EXPECT_TRUE(
+      HasRv((*too_long)->SignOnce(std::string(kModulusBytes - 10, 'a')), CKR_DATA_LEN_RANGE));
   auto x509 = NewSignOperation(Params(CKM_RSA_X_509), PrivateKey(), "");
   ASSERT_TRUE(x509.ok());
   EXPECT_TRUE(HasRv((*x509)->SignOnce(std::string(kModulusBytes + 1, 'a')), CKR_DATA_LEN_RANGE));
 
-  EXPECT_TRUE(HasRv(NewSignOperation(PssParams(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA256, 32),
-                                     PrivateKey(), ""),
-                    CKR_MECHANISM_PARAM_INVALID));
+  EXPECT_TRUE(
+      HasRv(NewSignOperation(PssParams(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA256, 32),
+                             PrivateKey(), ""),
+            CKR_MECHANISM_PARAM_INVALID));
   EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_SHA256_RSA_PKCS_PSS), PrivateKey(), ""),
                     CKR_MECHANISM_PARAM_INVALID));
-  EXPECT_TRUE(HasRv(NewSignOperation(PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, 0x77, 32), PrivateKey(), ""),
-                    CKR_MECHANISM_PARAM_INVALID));
+  EXPECT_TRUE(
+      HasRv(NewSignOperation(PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, 0x77, 32), PrivateKey(), ""),
+            CKR_MECHANISM_PARAM_INVALID));
   EXPECT_TRUE(HasRv(NewSignOperation(PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 300),
                                      PrivateKey(), ""),
                     CKR_MECHANISM_PARAM_INVALID));
-  auto pss = NewSignOperation(PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA1, 0), PrivateKey(), "");
+  auto pss =
+      NewSignOperation(PssParams(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA1, 0), PrivateKey(), "");
   ASSERT_TRUE(pss.ok());
   EXPECT_TRUE(HasRv((*pss)->SignOnce(std::string(20, 'h')), CKR_DATA_LEN_RANGE));
 
   // Signing takes the private key; the other families' mechanisms refuse RSA.
-  EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_RSA_PKCS), PublicKey(), ""), CKR_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_ECDSA), PrivateKey(), ""), CKR_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_SHA256_HMAC), PrivateKey(), "k"), CKR_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_RSA_PKCS), nullptr, "k"), CKR_KEY_TYPE_INCONSISTENT));
-  EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_RSA_PKCS_OAEP), PrivateKey(), ""), CKR_MECHANISM_INVALID));
+  EXPECT_TRUE(
+      HasRv(NewSignOperation(Params(CKM_RSA_PKCS), PublicKey(), ""), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(NewSignOperation(Params(CKM_ECDSA), PrivateKey(), ""), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(HasRv(NewSignOperation(Params(CKM_SHA256_HMAC), PrivateKey(), "k"),
+                    CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(NewSignOperation(Params(CKM_RSA_PKCS), nullptr, "k"), CKR_KEY_TYPE_INCONSISTENT));
+  EXPECT_TRUE(
+      HasRv(NewSignOperation(Params(CKM_RSA_PKCS_OAEP), PrivateKey(), ""), CKR_MECHANISM_INVALID));
 }
 
 TEST_F(RsaTest, KeySizeOutsideTheMechanismRange) {
@@ -220,12 +231,16 @@ TEST_F(RsaTest, SignAndVerifyRecover) {
 
   std::string tampered = *signature;
   tampered[0] ^= 0x01;
-  EXPECT_TRUE(HasRv(VerifyRecover(Params(CKM_RSA_PKCS), PublicKey(), tampered), CKR_SIGNATURE_INVALID));
-  EXPECT_TRUE(HasRv(VerifyRecover(Params(CKM_RSA_PKCS), PublicKey(), "x"), CKR_SIGNATURE_LEN_RANGE));
-  EXPECT_TRUE(HasRv(SignRecover(Params(CKM_SHA256_RSA_PKCS), PrivateKey(), data), CKR_MECHANISM_INVALID));
+  EXPECT_TRUE(
+      HasRv(VerifyRecover(Params(CKM_RSA_PKCS), PublicKey(), tampered), CKR_SIGNATURE_INVALID));
+  EXPECT_TRUE(
+      HasRv(VerifyRecover(Params(CKM_RSA_PKCS), PublicKey(), "x"), CKR_SIGNATURE_LEN_RANGE));
+  EXPECT_TRUE(
+      HasRv(SignRecover(Params(CKM_SHA256_RSA_PKCS), PrivateKey(), data), CKR_MECHANISM_INVALID));
 }
 
-std::string Encrypt(const MechanismParams& params, const EvpPkeyPtr& key, const std::string& plain) {
+std::string Encrypt(const MechanismParams& params, const EvpPkeyPtr& key,
+                    const std::string& plain) {
   auto op = NewEncryptOperation(params, key, "");
   EXPECT_TRUE(op.ok()) << op.status();
   if (!op.ok()) return "";
@@ -255,7 +270,8 @@ TEST_F(RsaTest, EncryptionRoundTrips) {
 
   std::string oaep = Encrypt(OaepParams("my label"), PublicKey(), plain);
   EXPECT_EQ(*Decrypt(OaepParams("my label"), PrivateKey(), oaep), plain);
-  EXPECT_TRUE(HasRv(Decrypt(OaepParams("other label"), PrivateKey(), oaep), CKR_ENCRYPTED_DATA_INVALID));
+  EXPECT_TRUE(
+      HasRv(Decrypt(OaepParams("other label"), PrivateKey(), oaep), CKR_ENCRYPTED_DATA_INVALID));
 
   std::string x509 = Encrypt(Params(CKM_RSA_X_509), PublicKey(), plain);
   EXPECT_EQ(*Decrypt(Params(CKM_RSA_X_509), PrivateKey(), x509),
@@ -275,7 +291,8 @@ TEST_F(RsaTest, EncryptionErrors) {
   ASSERT_TRUE(x509.ok());
   EXPECT_TRUE(HasRv((*x509)->Once(std::string(kModulusBytes, '\xff')), CKR_DATA_INVALID));
 
-  EXPECT_TRUE(HasRv(Decrypt(Params(CKM_RSA_PKCS), PrivateKey(), "short"), CKR_ENCRYPTED_DATA_LEN_RANGE));
+  EXPECT_TRUE(
+      HasRv(Decrypt(Params(CKM_RSA_PKCS), PrivateKey(), "short"), CKR_ENCRYPTED_DATA_LEN_RANGE));
   EXPECT_TRUE(HasRv(Decrypt(Params(CKM_RSA_PKCS), PublicKey(), std::string(kModulusBytes, 'a')),
                     CKR_KEY_TYPE_INCONSISTENT));
   EXPECT_TRUE(HasRv(NewEncryptOperation(Params(CKM_RSA_PKCS_OAEP), PublicKey(), ""),
@@ -297,9 +314,11 @@ TEST_F(RsaTest, WrapsSecretKeys) {
   auto raw = WrapKey(Params(CKM_RSA_X_509), PublicKey(), "", secret);
   ASSERT_TRUE(raw.ok());
   EXPECT_EQ(*UnwrapKey(Params(CKM_RSA_X_509), PrivateKey(), "", *raw, 32), secret);
-  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_RSA_PKCS), PublicKey(), "", std::string(300, 'k')), CKR_KEY_SIZE_RANGE));
-  EXPECT_TRUE(HasRv(UnwrapKey(Params(CKM_RSA_PKCS), PrivateKey(), "", std::string(kModulusBytes, 'a'), 0),
-                    CKR_WRAPPED_KEY_INVALID));
+  EXPECT_TRUE(HasRv(WrapKey(Params(CKM_RSA_PKCS), PublicKey(), "", std::string(300, 'k')),
+                    CKR_KEY_SIZE_RANGE));
+  EXPECT_TRUE(
+      HasRv(UnwrapKey(Params(CKM_RSA_PKCS), PrivateKey(), "", std::string(kModulusBytes, 'a'), 0),
+            CKR_WRAPPED_KEY_INVALID));
 }
 
 }  // namespace

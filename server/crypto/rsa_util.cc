@@ -25,7 +25,8 @@ absl::Status CheckRsaKey(const EVP_PKEY* key) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> RawRsaBlock(const EVP_PKEY* key, std::string_view data, CK_RV too_large_rv) {
+absl::StatusOr<std::string> RawRsaBlock(const EVP_PKEY* key, std::string_view data,
+                                        CK_RV too_large_rv) {
   size_t k = static_cast<size_t>(EVP_PKEY_get_size(key));
   if (data.size() > k) return RvError(CKR_DATA_LEN_RANGE, "input longer than the modulus");
   std::string block(k - data.size(), '\0');

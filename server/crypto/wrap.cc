@@ -69,13 +69,14 @@ absl::StatusOr<std::string> WrapKey(const MechanismParams& params, const EvpPkey
   }
   absl::StatusOr<std::string> wrapped = (*op)->Once(input);
   OPENSSL_cleanse(input.data(), input.size());
-  return Remap(std::move(wrapped), {{CKR_DATA_LEN_RANGE, CKR_KEY_SIZE_RANGE},
-                                    {CKR_DATA_INVALID, CKR_KEY_SIZE_RANGE}});
+  return Remap(std::move(wrapped),
+               {{CKR_DATA_LEN_RANGE, CKR_KEY_SIZE_RANGE}, {CKR_DATA_INVALID, CKR_KEY_SIZE_RANGE}});
 }
 
-absl::StatusOr<std::string> UnwrapKey(const MechanismParams& params, const EvpPkeyPtr& unwrapping_key,
-                                      const std::string& unwrapping_secret, const std::string& wrapped,
-                                      CK_ULONG value_length) {
+absl::StatusOr<std::string> UnwrapKey(const MechanismParams& params,
+                                      const EvpPkeyPtr& unwrapping_key,
+                                      const std::string& unwrapping_secret,
+                                      const std::string& wrapped, CK_ULONG value_length) {
   if (!CanWrap(params.type)) return RvError(CKR_MECHANISM_INVALID, "mechanism cannot unwrap");
   absl::StatusOr<std::unique_ptr<CipherOperation>> op =
       NewDecryptOperation(params, unwrapping_key, unwrapping_secret);
@@ -83,13 +84,14 @@ absl::StatusOr<std::string> UnwrapKey(const MechanismParams& params, const EvpPk
     return Remap(op.status(), {{CKR_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT},
                                {CKR_KEY_SIZE_RANGE, CKR_UNWRAPPING_KEY_SIZE_RANGE}});
   }
-  HSM_ASSIGN_OR_RETURN(std::string key,
-                       Remap((*op)->Once(wrapped),
-                             {{CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_WRAPPED_KEY_LEN_RANGE},
-                              {CKR_ENCRYPTED_DATA_INVALID, CKR_WRAPPED_KEY_INVALID}}));
+  HSM_ASSIGN_OR_RETURN(
+      std::string key,
+      Remap((*op)->Once(wrapped), {{CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_WRAPPED_KEY_LEN_RANGE},
+                                   {CKR_ENCRYPTED_DATA_INVALID, CKR_WRAPPED_KEY_INVALID}}));
   bool ambiguous = PadsWithZeros(params.type) || params.type == CKM_RSA_X_509;
   if (value_length == 0 || value_length == key.size()) return key;
-  absl::Status mismatch = RvError(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN does not fit the unwrapped key");
+  absl::Status mismatch =
+      RvError(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN does not fit the unwrapped key");
   if (!ambiguous || value_length > key.size()) {
     OPENSSL_cleanse(key.data(), key.size());
     return mismatch;
@@ -98,7 +100,8 @@ absl::StatusOr<std::string> UnwrapKey(const MechanismParams& params, const EvpPk
   // and less than a block for the block modes.
   size_t extra = key.size() - value_length;
   size_t start = params.type == CKM_RSA_X_509 ? extra : 0;
-  std::string padding = params.type == CKM_RSA_X_509 ? key.substr(0, extra) : key.substr(value_length);
+  std::string padding =
+      params.type == CKM_RSA_X_509 ? key.substr(0, extra) : key.substr(value_length);
   bool zeros = padding.find_first_not_of('\0') == std::string::npos;
   bool short_enough = params.type == CKM_RSA_X_509 || extra < BlockSizeOf(params.type);
   std::string trimmed = key.substr(start, value_length);
