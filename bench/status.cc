@@ -1,0 +1,66 @@
+#include "bench/status.h"
+
+#include <cstdio>
+
+namespace hsm::bench {
+
+std::string RvName(CK_RV rv) {
+  // The values a benchmark is likely to meet; others print as numbers.
+  static const struct {
+    CK_RV rv;
+    const char* name;
+  } kNames[] = {
+      {CKR_OK, "CKR_OK"},
+      {CKR_HOST_MEMORY, "CKR_HOST_MEMORY"},
+      {CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID"},
+      {CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"},
+      {CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"},
+      {CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"},
+      {CKR_ATTRIBUTE_READ_ONLY, "CKR_ATTRIBUTE_READ_ONLY"},
+      {CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"},
+      {CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"},
+      {CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"},
+      {CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"},
+      {CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"},
+      {CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY"},
+      {CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"},
+      {CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"},
+      {CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"},
+      {CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED"},
+      {CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"},
+      {CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"},
+      {CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"},
+      {CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"},
+      {CKR_OPERATION_NOT_INITIALIZED, "CKR_OPERATION_NOT_INITIALIZED"},
+      {CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"},
+      {CKR_SESSION_COUNT, "CKR_SESSION_COUNT"},
+      {CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"},
+      {CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"},
+      {CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"},
+      {CKR_SIGNATURE_LEN_RANGE, "CKR_SIGNATURE_LEN_RANGE"},
+      {CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"},
+      {CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"},
+      {CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT"},
+      {CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"},
+      {CKR_USER_ALREADY_LOGGED_IN, "CKR_USER_ALREADY_LOGGED_IN"},
+      {CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"},
+      {CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"},
+      {CKR_CRYPTOKI_ALREADY_INITIALIZED, "CKR_CRYPTOKI_ALREADY_INITIALIZED"},
+  };
+  for (const auto& entry : kNames) {
+    if (entry.rv == rv) return entry.name;
+  }
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), "CK_RV 0x%lx", static_cast<unsigned long>(rv));
+  return hex;
+}
+
+std::string Status::ToString() const {
+  if (exhausted) return "nothing left to do";
+  if (rv == CKR_OK) return "ok";
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), " (0x%lx)", static_cast<unsigned long>(rv));
+  return call + " returned " + RvName(rv) + hex;
+}
+
+}  // namespace hsm::bench
