@@ -56,6 +56,14 @@ bool Set(const std::string& key, const std::string& value, Config& config, std::
       why = "connect_wait_ms must be a positive number of milliseconds";
       return false;
     }
+  } else if (key == "ca_file") {
+    config.ca_file = value;
+  } else if (key == "cert_file") {
+    config.cert_file = value;
+  } else if (key == "key_file") {
+    config.key_file = value;
+  } else if (key == "server_name") {
+    config.server_name = value;
   } else {
     why = "unknown key '" + key + "'";
     return false;
@@ -112,12 +120,28 @@ bool LoadConfig(Config& config, std::string& error) {
   };
   for (const Override& o : {Override{"HSM_SERVER", "server"}, Override{"HSM_DEADLINE_MS", "deadline_ms"},
                             Override{"HSM_LONG_DEADLINE_MS", "long_deadline_ms"},
-                            Override{"HSM_CONNECT_WAIT_MS", "connect_wait_ms"}}) {
+                            Override{"HSM_CONNECT_WAIT_MS", "connect_wait_ms"},
+                            Override{"HSM_TLS_CA", "ca_file"}, Override{"HSM_TLS_CERT", "cert_file"},
+                            Override{"HSM_TLS_KEY", "key_file"},
+                            Override{"HSM_TLS_SERVER_NAME", "server_name"}}) {
     const char* value = std::getenv(o.variable);
     if (value == nullptr || *value == '\0') continue;
     std::string why;
     if (!Set(o.key, Trim(value), config, why)) {
       error = std::string("environment variable ") + o.variable + ": " + why;
+      return false;
+    }
+  }
+  // TLS files are read now, so a wrong path is reported by C_Initialize.
+  if (config.tls() != (!config.cert_file.empty() && !config.key_file.empty())) {
+    error = "TLS needs ca_file, cert_file and key_file together";
+    return false;
+  }
+  for (const std::string* path : {&config.ca_file, &config.cert_file, &config.key_file}) {
+    if (path->empty()) continue;
+    std::ifstream probe(*path);
+    if (!probe.good()) {
+      error = "cannot read " + *path + ": " + std::strerror(errno);
       return false;
     }
   }

@@ -8,6 +8,12 @@
 //   long_deadline_ms  deadline of key generation     (env HSM_LONG_DEADLINE_MS)
 //   connect_wait_ms   after hsmd was unreachable, how long a call waits for it
 //                     to come back before failing    (env HSM_CONNECT_WAIT_MS)
+//   ca_file           PEM CA certificates that sign hsmd's certificate: setting
+//                     it turns TLS on                (env HSM_TLS_CA)
+//   cert_file         this client's PEM certificate  (env HSM_TLS_CERT)
+//   key_file          its PEM private key            (env HSM_TLS_KEY)
+//   server_name       the name to check hsmd's certificate against, if not the
+//                     host in `server`               (env HSM_TLS_SERVER_NAME)
 #ifndef HSM_CLIENT_CONFIG_H_
 #define HSM_CLIENT_CONFIG_H_
 
@@ -21,6 +27,12 @@ struct Config {
   int64_t deadline_ms = 10000;
   int64_t long_deadline_ms = 300000;
   int64_t connect_wait_ms = 1000;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
+
+  bool tls() const { return !ca_file.empty(); }
 };
 
 inline constexpr char kDefaultConfigPath[] = "/etc/hsm/pkcs11.conf";

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "client/log.h"
 
@@ -11,6 +13,13 @@ namespace {
 
 constexpr uint32_t kLibraryMajor = 0;
 constexpr uint32_t kLibraryMinor = 1;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
 
 std::string Hostname() {
   char name[256] = {0};
@@ -30,7 +39,16 @@ Connection::Connection(const Config& config) : config_(config) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(16 << 20);
   args.SetMaxSendMessageSize(16 << 20);
-  channel_ = grpc::CreateCustomChannel(config_.server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (config_.tls()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(config_.ca_file);
+    tls.pem_cert_chain = ReadFile(config_.cert_file);
+    tls.pem_private_key = ReadFile(config_.key_file);
+    credentials = grpc::SslCredentials(tls);
+    if (!config_.server_name.empty()) args.SetSslTargetNameOverride(config_.server_name);
+  }
+  channel_ = grpc::CreateCustomChannel(config_.server, credentials, args);
   stub_ = v1::Pkcs11::NewStub(channel_);
 }
 

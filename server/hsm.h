@@ -41,6 +41,8 @@ class Hsm {
       : tokens_(tokens), objects_(objects), apps_(apps), options_(options), instance_id_(NewInstanceId()) {}
 
   const HsmOptions& options() const { return options_; }
+  // Drops cached keys of a token an administrator changed.
+  void ForgetKeys(storage::TokenRef token) { keys_.ForgetToken(token); }
 
   // General purpose (no application yet for Initialize).
   absl::Status Initialize(uint64_t tenant_id, const std::string& peer,

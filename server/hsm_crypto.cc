@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "server/attribute_rules.h"
+#include "server/audit_note.h"
 #include "server/crypto/mechanism_table.h"
 #include "server/hsm.h"
 #include "server/mechanism_params.h"
@@ -79,6 +80,7 @@ absl::StatusOr<std::shared_ptr<const UsableKey>> Hsm::KeyFor(Application& app, c
         std::lock_guard<std::mutex> lock(app.mutex());
         if (app.login(session.slot_id) != LoginState::kUser) return RvError(CKR_KEY_HANDLE_INVALID);
       }
+      NoteObject(handle, cached->attributes);
       return cached;
     }
   }

@@ -3,6 +3,7 @@
 // sees its token's objects, and private ones only while the user is logged in.
 #include <algorithm>
 
+#include "server/audit_note.h"
 #include "server/hsm.h"
 #include "server/key_import.h"
 #include "server/object_templates.h"
@@ -55,6 +56,7 @@ absl::StatusOr<Hsm::ObjectView> Hsm::LoadObject(Application& app, const Session&
     login = LoginOf(app, session.slot_id);
   }
   if (!Visible(view.attributes, login)) return RvError(CKR_OBJECT_HANDLE_INVALID);
+  NoteObject(view.handle, view.attributes);
   return view;
 }
 
@@ -67,11 +69,14 @@ absl::StatusOr<uint64_t> Hsm::StoreNewObject(Application& app, const Session& se
   if (on_token) {
     absl::StatusOr<uint64_t> id = objects_->Create(TokenOf(app, session), object, SecretTypes(object));
     if (absl::IsResourceExhausted(id.status())) return RvError(CKR_DEVICE_MEMORY, std::string(id.status().message()));
+    if (id.ok()) NoteObject(*id, object);
     return id;
   }
   std::lock_guard<std::mutex> lock(app.mutex());
   if (app.FindSession(session.id) == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
-  return app.AddSessionObject(SessionObject{session.slot_id, session.id, object});
+  const uint64_t handle = app.AddSessionObject(SessionObject{session.slot_id, session.id, object});
+  NoteObject(handle, object);
+  return handle;
 }
 
 absl::Status Hsm::SaveObject(Application& app, const Session& session, const ObjectView& object) {

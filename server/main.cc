@@ -1,12 +1,17 @@
-// hsmd: the network HSM daemon. See README.md for how to run it.
+// hsmd: the network HSM daemon. See README.md and docs/tenants.md.
+#include <grp.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -14,33 +19,54 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/admin_service.h"
 #include "server/application_registry.h"
+#include "server/audit_log.h"
 #include "server/dev_setup.h"
 #include "server/hsm.h"
 #include "server/listen_address.h"
 #include "server/log.h"
 #include "server/pkcs11_service.h"
+#include "server/tenant_map.h"
 #include "storage/lmdb_env.h"
 #include "storage/object_store.h"
 #include "storage/sealer.h"
 #include "storage/token_store.h"
 
+ABSL_FLAG(std::string, mode, "development",
+          "development: plain text on loopback allowed, a development tenant and token, a master key "
+          "created beside the data; production: TLS and a master key required");
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
           "HOST:PORT to serve on; port 0 picks a free port (see --port_file)");
 ABSL_FLAG(std::string, data_dir, "hsm-data", "folder holding the LMDB database");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of hsmd (enables TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA certificates that sign the clients' certificates");
+ABSL_FLAG(std::string, tenants, "", "the tenant map: client certificate identities to tenants (docs/tenants.md)");
+ABSL_FLAG(std::string, master_key_file, "",
+          "file holding the 32-byte master key that seals key material at rest (or set HSM_MASTER_KEY "
+          "to 64 hex digits); empty in development mode: DATA_DIR/master.key, created on first start");
+ABSL_FLAG(std::string, admin_socket, "", "unix socket of the admin API; default DATA_DIR/admin.sock");
+ABSL_FLAG(std::string, admin_group, "", "group that may use the admin socket (default: its owner only)");
+ABSL_FLAG(std::string, audit_log, "", "the audit trail; default DATA_DIR/audit.log");
 ABSL_FLAG(absl::Duration, app_timeout, absl::Seconds(30),
           "drop a client application (its sessions and logins) not heard from for this long");
 ABSL_FLAG(uint64_t, pin_kdf_iterations, 100000, "PBKDF2 rounds for new PIN verifiers");
 ABSL_FLAG(uint64_t, max_pin_failures, 10,
-          "failed logins in a row that lock a PIN (until C_InitPIN by the SO or hsmctl token unlock)");
-ABSL_FLAG(std::string, master_key_file, "",
-          "file holding the 32-byte master key that seals key material at rest; empty: "
-          "DATA_DIR/master.key, created on first start (development mode)");
+          "failed logins in a row that lock a PIN (until C_InitPIN by the SO or hsmctl pin unlock)");
 ABSL_FLAG(std::string, port_file, "",
           "once serving, write the port number to this file (for scripts using port 0)");
 
 namespace hsm::server {
 namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file.good()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
 
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string temp = path + ".tmp";
@@ -48,9 +74,7 @@ absl::Status WritePortFile(const std::string& path, int port) {
   if (file == nullptr) return absl::InternalError(absl::StrCat("cannot write ", temp));
   std::fprintf(file, "%d\n", port);
   std::fclose(file);
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", temp));
-  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) return absl::InternalError(absl::StrCat("cannot rename ", temp));
   return absl::OkStatus();
 }
 
@@ -62,6 +86,67 @@ std::string AbsolutePath(const std::string& path) {
   return result;
 }
 
+// The master key: --master_key_file, HSM_MASTER_KEY, or (development only) a
+// key file created beside the data.
+absl::StatusOr<std::string> LoadMasterKey(bool production, const std::string& data_dir) {
+  std::string path = absl::GetFlag(FLAGS_master_key_file);
+  if (path.empty()) {
+    if (const char* hex = std::getenv("HSM_MASTER_KEY"); hex != nullptr && *hex != '\0') {
+      const std::string temp = data_dir + "/.master.key.env";
+      // Parse through the same code as a key file, then forget it.
+      { std::ofstream(temp) << hex; }
+      absl::StatusOr<std::string> key = storage::Sealer::LoadMasterKey(temp, false, nullptr);
+      std::remove(temp.c_str());
+      return key;
+    }
+    if (production) {
+      return absl::FailedPreconditionError("production mode needs --master_key_file or HSM_MASTER_KEY");
+    }
+    path = data_dir + "/master.key";
+    bool created = false;
+    absl::StatusOr<std::string> key = storage::Sealer::LoadMasterKey(path, true, &created);
+    if (created) {
+      LogWarning(absl::StrCat("created a development master key in ", path,
+                              ": it sits beside the data it protects; use --master_key_file in production"));
+    }
+    return key;
+  }
+  return storage::Sealer::LoadMasterKey(path, false, nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials() {
+  absl::StatusOr<std::string> cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
+  absl::StatusOr<std::string> key = ReadFile(absl::GetFlag(FLAGS_tls_key));
+  absl::StatusOr<std::string> ca = ReadFile(absl::GetFlag(FLAGS_tls_client_ca));
+  for (const auto* part : {&cert, &key, &ca}) {
+    if (!part->ok()) return part->status();
+  }
+  grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = *ca;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+absl::Status SecureAdminSocket(const std::string& path) {
+  const std::string group = absl::GetFlag(FLAGS_admin_group);
+  mode_t mode = 0600;
+  if (!group.empty()) {
+    struct group* entry = getgrnam(group.c_str());
+    if (entry == nullptr) return absl::InvalidArgumentError(absl::StrCat("no group ", group));
+    if (chown(path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0) {
+      return absl::InternalError(absl::StrCat("cannot give ", path, " to group ", group));
+    }
+    mode = 0660;
+  }
+  if (chmod(path.c_str(), mode) != 0) return absl::InternalError(absl::StrCat("cannot chmod ", path));
+  return absl::OkStatus();
+}
+
+int Fail(const std::string& what, const absl::Status& status) {
+  LogError(absl::StrCat(what, ": ", std::string(status.message())));
+  return 1;
+}
+
 int Run() {
   // SIGTERM and SIGINT are taken by sigwait below; block them before any
   // thread starts so that every thread inherits the mask.
@@ -70,14 +155,28 @@ int Run() {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const absl::Time started = absl::Now();
 
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
-  if (!address.ok()) {
-    LogError(absl::StrCat("--listen: ", address.status().message()));
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode != "development" && mode != "production") {
+    LogError("--mode is development or production");
     return 2;
   }
-  if (!IsLoopbackHost(address->host)) {
+  const bool production = mode == "production";
+  const bool tls = !absl::GetFlag(FLAGS_tls_cert).empty();
+  if (tls && (absl::GetFlag(FLAGS_tls_key).empty() || absl::GetFlag(FLAGS_tls_client_ca).empty() ||
+              absl::GetFlag(FLAGS_tenants).empty())) {
+    LogError("TLS needs --tls_cert, --tls_key, --tls_client_ca and --tenants together");
+    return 2;
+  }
+  if (production && !tls) {
+    LogError("production mode refuses to start without TLS (--tls_cert, --tls_key, --tls_client_ca, --tenants)");
+    return 2;
+  }
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  absl::StatusOr<ListenAddress> address = ParseListenAddress(listen);
+  if (!address.ok()) return Fail("--listen", address.status());
+  if (!tls && !IsLoopbackHost(address->host)) {
     LogError(absl::StrCat("refusing to serve plain text on ", listen,
                           ": without TLS hsmd listens only on a loopback address"));
     return 2;
@@ -85,62 +184,50 @@ int Run() {
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   absl::StatusOr<std::unique_ptr<storage::LmdbEnv>> env = storage::LmdbEnv::Open(data_dir);
-  if (!env.ok()) {
-    LogError(absl::StrCat("cannot open the data folder: ", env.status().message()));
-    return 1;
-  }
+  if (!env.ok()) return Fail("cannot open the data folder", env.status());
   absl::StatusOr<std::unique_ptr<storage::TokenStore>> tokens = storage::TokenStore::Open(env->get());
-  if (!tokens.ok()) {
-    LogError(absl::StrCat("cannot open the token store: ", tokens.status().message()));
-    return 1;
-  }
-  std::string master_key_file = absl::GetFlag(FLAGS_master_key_file);
-  const bool development_key = master_key_file.empty();
-  if (development_key) master_key_file = data_dir + "/master.key";
-  bool created = false;
-  absl::StatusOr<std::string> master_key =
-      storage::Sealer::LoadMasterKey(master_key_file, /*create_if_missing=*/development_key, &created);
-  if (!master_key.ok()) {
-    LogError(absl::StrCat("cannot load the master key: ", master_key.status().message()));
-    return 1;
-  }
-  if (created) {
-    LogWarning(absl::StrCat("created a development master key in ", master_key_file,
-                            ": it sits beside the data it protects; use --master_key_file in production"));
-  }
+  if (!tokens.ok()) return Fail("cannot open the token store", tokens.status());
+  absl::StatusOr<std::string> master_key = LoadMasterKey(production, data_dir);
+  if (!master_key.ok()) return Fail("cannot load the master key", master_key.status());
   absl::StatusOr<std::unique_ptr<storage::Sealer>> sealer = storage::Sealer::Create(*master_key);
-  if (!sealer.ok()) {
-    LogError(absl::StrCat("bad master key: ", sealer.status().message()));
-    return 1;
-  }
+  if (!sealer.ok()) return Fail("bad master key", sealer.status());
   absl::StatusOr<std::unique_ptr<storage::ObjectStore>> objects =
       storage::ObjectStore::Open(env->get(), sealer->get());
-  if (!objects.ok()) {
-    LogError(absl::StrCat("cannot open the object store: ", objects.status().message()));
-    return 1;
-  }
+  if (!objects.ok()) return Fail("cannot open the object store", objects.status());
+  std::string audit_path = absl::GetFlag(FLAGS_audit_log);
+  if (audit_path.empty()) audit_path = data_dir + "/audit.log";
+  absl::StatusOr<std::unique_ptr<AuditLog>> audit = AuditLog::Open(audit_path);
+  if (!audit.ok()) return Fail("cannot open the audit log", audit.status());
 
   HsmOptions options;
   options.pin_kdf_iterations = absl::GetFlag(FLAGS_pin_kdf_iterations);
   options.max_pin_failures = std::max<uint64_t>(1, absl::GetFlag(FLAGS_max_pin_failures));
-  absl::StatusOr<uint64_t> dev_tenant = EnsureDevTenant(**tokens, data_dir, options);
-  if (!dev_tenant.ok()) {
-    LogError(absl::StrCat("cannot set up the development tenant: ", dev_tenant.status().message()));
-    return 1;
+  CallerResolver caller_of;
+  if (tls) {
+    absl::StatusOr<TenantMap> map = TenantMap::Load(absl::GetFlag(FLAGS_tenants));
+    if (!map.ok()) return Fail("bad tenant map", map.status());
+    caller_of = TlsCallerResolver(*std::move(map), tokens->get());
+  }
+  if (!production) {
+    absl::StatusOr<uint64_t> dev_tenant = EnsureDevTenant(**tokens, data_dir, options);
+    if (!dev_tenant.ok()) return Fail("cannot set up the development tenant", dev_tenant.status());
+    if (!tls) caller_of = FixedCallerResolver(*dev_tenant, kDevTenantName);
   }
 
   ApplicationRegistry apps(absl::GetFlag(FLAGS_app_timeout));
   Hsm hsm(tokens->get(), objects->get(), &apps, options);
-  // Development mode: every caller is the development tenant.
-  const uint64_t tenant_id = *dev_tenant;
-  Pkcs11Service service(&hsm, &apps, [tenant_id](const grpc::CallbackServerContext&) {
-    return absl::StatusOr<uint64_t>(tenant_id);
-  });
+  Pkcs11Service service(&hsm, &apps, caller_of, audit->get());
 
   grpc::EnableDefaultHealthCheckService(true);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls_credentials = TlsCredentials();
+    if (!tls_credentials.ok()) return Fail("cannot set up TLS", tls_credentials.status());
+    credentials = *tls_credentials;
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(16 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -148,24 +235,43 @@ int Run() {
     LogError(absl::StrCat("cannot listen on ", listen, " (address in use?)"));
     return 1;
   }
+
+  std::string admin_socket = absl::GetFlag(FLAGS_admin_socket);
+  if (admin_socket.empty()) admin_socket = AbsolutePath(data_dir) + "/admin.sock";
+  std::remove(admin_socket.c_str());  // a stale socket of an earlier run
+  AdminService admin(AdminContext{env->get(), tokens->get(), objects->get(), &apps, &hsm, audit->get(),
+                                  absl::StrCat(address->host, ":", port), AbsolutePath(data_dir), tls, started});
+  grpc::ServerBuilder admin_builder;
+  admin_builder.AddListeningPort("unix:" + admin_socket, grpc::InsecureServerCredentials());
+  admin_builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> admin_server = admin_builder.BuildAndStart();
+  if (admin_server == nullptr) {
+    LogError(absl::StrCat("cannot serve the admin API on ", admin_socket));
+    return 1;
+  }
+  if (absl::Status secured = SecureAdminSocket(admin_socket); !secured.ok()) {
+    return Fail("cannot secure the admin socket", secured);
+  }
+
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
-    absl::Status written = WritePortFile(port_file, port);
-    if (!written.ok()) {
-      LogError(std::string(written.message()));
-      return 1;
-    }
+    if (absl::Status written = WritePortFile(port_file, port); !written.ok()) return Fail("port file", written);
   }
-  LogWarning("development mode: plain-text gRPC on loopback, one tenant, no client certificates");
-  LogInfo(absl::StrCat("hsmd ", kVersionMajor, ".", kVersionMinor, " listening on ",
+  if (!tls) LogWarning("development mode: plain-text gRPC on loopback, no client certificates");
+  LogInfo(absl::StrCat("hsmd ", kVersionMajor, ".", kVersionMinor, " (", mode, ") listening on ",
                        address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host,
-                       ":", port, "; data in ", AbsolutePath(data_dir)));
+                       ":", port, tls ? " with TLS" : "", "; data in ", AbsolutePath(data_dir), "; admin socket ",
+                       admin_socket));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   LogInfo(absl::StrCat("stopping on signal ", signal_number));
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  server->Shutdown(deadline);
+  admin_server->Shutdown(deadline);
   server->Wait();
+  admin_server->Wait();
+  std::remove(admin_socket.c_str());
   LogInfo("stopped");
   return 0;
 }
@@ -175,7 +281,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "hsmd --listen=HOST:PORT --data_dir=DIR\n"
+      "hsmd --listen=HOST:PORT --data_dir=DIR [--mode=production --tls_cert=... --tls_key=... "
+      "--tls_client_ca=... --tenants=... --master_key_file=...]\n"
       "Serves PKCS #11 tokens to the hsm client library (libhsm_pkcs11.so).");
   absl::ParseCommandLine(argc, argv);
   return hsm::server::Run();

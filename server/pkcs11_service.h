@@ -12,18 +12,28 @@
 #include "absl/status/statusor.h"
 #include "proto/hsm/v1/pkcs11.grpc.pb.h"
 #include "server/application_registry.h"
+#include "server/audit_log.h"
+#include "server/audit_note.h"
 #include "server/hsm.h"
 #include "server/rv.h"
 
 namespace hsm::server {
 
-// Which tenant a call comes from (from its TLS identity); an error refuses it.
-using TenantResolver = std::function<absl::StatusOr<uint64_t>(const grpc::CallbackServerContext&)>;
+// Who is calling: the tenant and the identity it proved (its TLS certificate).
+struct Caller {
+  uint64_t tenant_id = 0;
+  std::string tenant;
+  std::string identity;
+};
+
+// Which tenant a call comes from; an error refuses the call.
+using CallerResolver = std::function<absl::StatusOr<Caller>(const grpc::CallbackServerContext&)>;
 
 class Pkcs11Service final : public v1::Pkcs11::CallbackService {
  public:
-  Pkcs11Service(Hsm* hsm, ApplicationRegistry* apps, TenantResolver tenant_of)
-      : hsm_(hsm), apps_(apps), tenant_of_(std::move(tenant_of)) {}
+  // `audit` may be null (no audit trail).
+  Pkcs11Service(Hsm* hsm, ApplicationRegistry* apps, CallerResolver caller_of, AuditLog* audit)
+      : hsm_(hsm), apps_(apps), caller_of_(std::move(caller_of)), audit_(audit) {}
 
   grpc::ServerUnaryReactor* Initialize(grpc::CallbackServerContext* context,
                                        const v1::InitializeRequest* request,
@@ -32,7 +42,7 @@ class Pkcs11Service final : public v1::Pkcs11::CallbackService {
 #define HSM_SERVE(Method, Request, Reply)                                                    \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,                     \
                                    const v1::Request* request, v1::Reply* reply) override { \
-    return Serve(context, request, reply, &Hsm::Method);                                     \
+    return Serve(context, request, reply, &Hsm::Method, "C_" #Method);                       \
   }
   HSM_SERVE(Finalize, AppRequest, StatusReply)
   HSM_SERVE(Heartbeat, AppRequest, StatusReply)
@@ -97,26 +107,35 @@ class Pkcs11Service final : public v1::Pkcs11::CallbackService {
   template <typename Request, typename Reply>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const Request* request,
                                   Reply* reply,
-                                  absl::Status (Hsm::*method)(Application&, const Request&, Reply*)) {
+                                  absl::Status (Hsm::*method)(Application&, const Request&, Reply*),
+                                  const char* name) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<uint64_t> tenant = tenant_of_(*context);
-    if (!tenant.ok()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "caller not recognised"));
+    absl::StatusOr<Caller> caller = caller_of_(*context);
+    if (!caller.ok()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message())));
       return reactor;
     }
-    std::shared_ptr<Application> app = apps_->Find(request->app(), *tenant);
+    std::shared_ptr<Application> app = apps_->Find(request->app(), caller->tenant_id);
     if (app == nullptr) {
       reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "unknown application"));
       return reactor;
     }
+    TakeAuditNote();  // start clean
     reply->set_rv(ToRv((hsm_->*method)(*app, *request, reply)));
+    if (audit_ != nullptr && IsAudited(name)) AuditCall(*caller, *app, *request, name, reply->rv());
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
+  // Whether calls of the RPC `name` are security events.
+  static bool IsAudited(const char* name);
+  void AuditCall(const Caller& caller, const Application& app, const google::protobuf::Message& request,
+                 const char* name, uint64_t rv);
+
   Hsm* hsm_;
   ApplicationRegistry* apps_;
-  TenantResolver tenant_of_;
+  CallerResolver caller_of_;
+  AuditLog* audit_;
 };
 
 }  // namespace hsm::server
