@@ -135,6 +135,30 @@ grpc::Status AdminService::DeleteTenant(grpc::ServerContext*, const v1::TenantRe
   return result;
 }
 
+grpc::Status AdminService::SetTenantQuota(grpc::ServerContext*, const v1::TenantQuotaRequest* request,
+                                          v1::TenantInfo* reply) {
+  absl::Status status = [&]() -> absl::Status {
+    HSM_ASSIGN_OR_RETURN(storage::Tenant tenant, FindTenant(request->tenant()));
+    HSM_RETURN_IF_ERROR(c_.tokens->UpdateTenant(tenant.id(), [&](storage::Tenant& stored) {
+      stored.set_max_objects(request->max_objects());
+      stored.set_max_sessions(request->max_sessions());
+      stored.set_max_applications(request->max_applications());
+      return absl::OkStatus();
+    }));
+    reply->set_name(tenant.name());
+    reply->set_id(tenant.id());
+    reply->set_max_objects(request->max_objects());
+    reply->set_max_sessions(request->max_sessions());
+    reply->set_max_applications(request->max_applications());
+    return absl::OkStatus();
+  }();
+  grpc::Status result = ToGrpc(status);
+  Audit("tenant.quota", request->tenant(), result,
+        absl::StrCat("objects=", request->max_objects(), " sessions=", request->max_sessions(),
+                     " applications=", request->max_applications()));
+  return result;
+}
+
 grpc::Status AdminService::CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest* request,
                                        v1::AdminTokenInfo* reply) {
   absl::Status status = [&]() -> absl::Status {

@@ -39,6 +39,7 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status CreateTenant(grpc::ServerContext*, const v1::TenantRequest*, v1::TenantInfo*) override;
   grpc::Status ListTenants(grpc::ServerContext*, const v1::ListTenantsRequest*, v1::ListTenantsReply*) override;
   grpc::Status DeleteTenant(grpc::ServerContext*, const v1::TenantRequest*, v1::Empty*) override;
+  grpc::Status SetTenantQuota(grpc::ServerContext*, const v1::TenantQuotaRequest*, v1::TenantInfo*) override;
   grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest*, v1::AdminTokenInfo*) override;
   grpc::Status ListTokens(grpc::ServerContext*, const v1::TenantRequest*, v1::ListTokensReply*) override;
   grpc::Status ClearToken(grpc::ServerContext*, const v1::TokenRequest*, v1::Empty*) override;

@@ -146,6 +146,11 @@ class Hsm {
   // Checks `pin` against the token's user or SO PIN, counting failures:
   // CKR_PIN_LOCKED once locked, CKR_PIN_INCORRECT for a wrong PIN.
   absl::Status VerifyPin(uint64_t tenant_id, uint64_t slot_id, bool security_officer, const std::string& pin);
+  // Quotas (hsm_quotas.cc): CKR_SESSION_COUNT or CKR_DEVICE_MEMORY when the
+  // tenant is at its limit.
+  absl::Status CheckApplicationQuota(uint64_t tenant_id);
+  absl::Status CheckSessionQuota(uint64_t tenant_id);
+  absl::Status CheckObjectQuota(uint64_t tenant_id);
   // C_Login(CKU_CONTEXT_SPECIFIC) for the operation waiting for it.
   absl::Status ContextLogin(Application& app, const Session& session, const std::string& pin);
   // Whether any application of the tenant has a session on the slot.

@@ -16,6 +16,7 @@ uint64_t NewInstanceId() {
 
 absl::Status Hsm::Initialize(uint64_t tenant_id, const std::string& peer,
                              const v1::InitializeRequest& request, v1::InitializeReply* reply) {
+  HSM_RETURN_IF_ERROR(CheckApplicationQuota(tenant_id));
   HSM_ASSIGN_OR_RETURN(std::vector<storage::Token> tokens, tokens_->ListTokens(tenant_id));
   std::vector<uint64_t> slot_ids;
   for (const storage::Token& token : tokens) slot_ids.push_back(token.slot_id());

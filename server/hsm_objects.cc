@@ -67,6 +67,7 @@ absl::StatusOr<uint64_t> Hsm::StoreNewObject(Application& app, const Session& se
     return RvError(CKR_USER_NOT_LOGGED_IN);
   }
   if (on_token) {
+    HSM_RETURN_IF_ERROR(CheckObjectQuota(app.tenant_id()));
     absl::StatusOr<uint64_t> id = objects_->Create(TokenOf(app, session), object, SecretTypes(object));
     if (absl::IsResourceExhausted(id.status())) return RvError(CKR_DEVICE_MEMORY, std::string(id.status().message()));
     if (id.ok()) NoteObject(*id, object);

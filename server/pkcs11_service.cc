@@ -15,6 +15,14 @@ grpc::ServerUnaryReactor* Pkcs11Service::Initialize(grpc::CallbackServerContext*
   }
   reply->set_rv(ToRv(hsm_->Initialize(caller->tenant_id, caller->identity + " at " + context->peer(), *request,
                                       reply)));
+  if (audit_ != nullptr && reply->rv() != CKR_OK) {
+    AuditEvent event;
+    event.operation = "C_Initialize";
+    event.tenant = caller->tenant;
+    event.client = caller->identity;
+    event.result = AuditResult(reply->rv());
+    audit_->Record(event);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -32,6 +40,8 @@ bool Pkcs11Service::IsAudited(const char* name) {
   }
   return false;
 }
+
+bool Pkcs11Service::IsAuditedWhenRefused(const char* name) { return std::strcmp(name, "C_OpenSession") == 0; }
 
 void Pkcs11Service::AuditCall(const Caller& caller, const Application& app, const google::protobuf::Message& request,
                               const char* name, uint64_t rv) {

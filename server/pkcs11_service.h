@@ -122,13 +122,17 @@ class Pkcs11Service final : public v1::Pkcs11::CallbackService {
     }
     TakeAuditNote();  // start clean
     reply->set_rv(ToRv((hsm_->*method)(*app, *request, reply)));
-    if (audit_ != nullptr && IsAudited(name)) AuditCall(*caller, *app, *request, name, reply->rv());
+    if (audit_ != nullptr && (IsAudited(name) || (reply->rv() != CKR_OK && IsAuditedWhenRefused(name)))) {
+      AuditCall(*caller, *app, *request, name, reply->rv());
+    }
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
   // Whether calls of the RPC `name` are security events.
   static bool IsAudited(const char* name);
+  // Whether refusals of the RPC `name` are (a quota reached, for instance).
+  static bool IsAuditedWhenRefused(const char* name);
   void AuditCall(const Caller& caller, const Application& app, const google::protobuf::Message& request,
                  const char* name, uint64_t rv);
 

@@ -83,6 +83,19 @@ absl::StatusOr<std::optional<Tenant>> TokenStore::FindTenant(const std::string& 
   return std::optional<Tenant>();
 }
 
+absl::StatusOr<std::optional<Tenant>> TokenStore::GetTenant(uint64_t tenant_id) {
+  std::optional<Tenant> tenant;
+  absl::Status status = env_->Read([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> bytes = txn.Get(tenants_, Be64(tenant_id));
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->has_value()) return absl::OkStatus();
+    tenant.emplace();
+    return Parse(**bytes, *tenant);
+  });
+  if (!status.ok()) return status;
+  return tenant;
+}
+
 absl::StatusOr<std::vector<Tenant>> TokenStore::ListTenants() {
   std::vector<Tenant> tenants;
   absl::Status status = env_->Read([&](Txn& txn) {

@@ -24,6 +24,7 @@ class TokenStore {
   // Tenants: created once, found by name.
   absl::StatusOr<Tenant> CreateTenant(const std::string& name);
   absl::StatusOr<std::optional<Tenant>> FindTenant(const std::string& name);
+  absl::StatusOr<std::optional<Tenant>> GetTenant(uint64_t tenant_id);
   absl::StatusOr<std::vector<Tenant>> ListTenants();
 
   // Stores `token` as a new token of its tenant, under the tenant's next slot

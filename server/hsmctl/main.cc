@@ -43,6 +43,8 @@ Commands:
   tenant create NAME                   a new tenant (an isolated partition)
   tenant list
   tenant delete NAME                   the tenant, its tokens and their objects
+  tenant quota NAME OBJECTS SESSIONS APPLICATIONS
+                                       the tenant's limits (0: none)
   token create TENANT LABEL            a new initialized token (slot) for TENANT;
                                        PINs from --so_pin_file / --user_pin_file
                                        (or HSMCTL_SO_PIN / HSMCTL_USER_PIN); without
@@ -148,8 +150,26 @@ void Tenant(const Args& args) {
     Need(args, 2);
     v1::ListTenantsReply reply;
     Call(&v1::Admin::Stub::ListTenants, v1::ListTenantsRequest(), &reply);
-    std::printf("%-24s %s\n", "TENANT", "TOKENS");
-    for (const auto& tenant : reply.tenants()) std::printf("%-24s %lu\n", tenant.name().c_str(), tenant.tokens());
+    std::printf("%-24s %-7s %s\n", "TENANT", "TOKENS", "QUOTA objects/sessions/applications");
+    for (const auto& tenant : reply.tenants()) {
+      std::printf("%-24s %-7lu %lu/%lu/%lu\n", tenant.name().c_str(), tenant.tokens(), tenant.max_objects(),
+                  tenant.max_sessions(), tenant.max_applications());
+    }
+  } else if (args[1] == "quota") {
+    Need(args, 6);
+    v1::TenantQuotaRequest quota;
+    quota.set_tenant(args[2]);
+    uint64_t limits[3];
+    for (int i = 0; i < 3; ++i) {
+      if (!absl::SimpleAtoi(args[3 + i], &limits[i])) throw Failure{2, absl::StrCat("'", args[3 + i], "' is not a number")};
+    }
+    quota.set_max_objects(limits[0]);
+    quota.set_max_sessions(limits[1]);
+    quota.set_max_applications(limits[2]);
+    v1::TenantInfo reply;
+    Call(&v1::Admin::Stub::SetTenantQuota, quota, &reply);
+    std::printf("tenant %s: at most %lu objects, %lu sessions, %lu applications (0: no limit)\n", reply.name().c_str(),
+                reply.max_objects(), reply.max_sessions(), reply.max_applications());
   } else if (args[1] == "delete") {
     Need(args, 3);
     request.set_tenant(args[2]);

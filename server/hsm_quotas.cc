@@ -1,0 +1,43 @@
+// Tenant quotas: how many applications, sessions and token objects a tenant
+// may have at once (0: no limit). A refusal harms nothing already stored.
+#include "server/hsm.h"
+#include "server/rv.h"
+
+namespace hsm::server {
+
+absl::Status Hsm::CheckApplicationQuota(uint64_t tenant_id) {
+  HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
+  if (!tenant.has_value() || tenant->max_applications() == 0) return absl::OkStatus();
+  uint64_t applications = 0;
+  apps_->ForEach(tenant_id, [&](Application&) { ++applications; });
+  if (applications >= tenant->max_applications()) return RvError(CKR_DEVICE_MEMORY, "application quota");
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::CheckSessionQuota(uint64_t tenant_id) {
+  HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
+  if (!tenant.has_value() || tenant->max_sessions() == 0) return absl::OkStatus();
+  uint64_t sessions = 0;
+  apps_->ForEach(tenant_id, [&](Application& app) {
+    std::lock_guard<std::mutex> lock(app.mutex());
+    for (uint64_t slot_id : app.slot_ids()) sessions += app.SessionCount(slot_id);
+  });
+  if (sessions >= tenant->max_sessions()) return RvError(CKR_SESSION_COUNT, "session quota");
+  return absl::OkStatus();
+}
+
+absl::Status Hsm::CheckObjectQuota(uint64_t tenant_id) {
+  HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
+  if (!tenant.has_value() || tenant->max_objects() == 0) return absl::OkStatus();
+  // Counting walks the tenant's objects: only tenants with a quota pay for it.
+  HSM_ASSIGN_OR_RETURN(std::vector<storage::Token> tokens, tokens_->ListTokens(tenant_id));
+  uint64_t objects = 0;
+  for (const storage::Token& token : tokens) {
+    HSM_ASSIGN_OR_RETURN(size_t count, objects_->Count({tenant_id, token.slot_id()}));
+    objects += count;
+  }
+  if (objects >= tenant->max_objects()) return RvError(CKR_DEVICE_MEMORY, "object quota");
+  return absl::OkStatus();
+}
+
+}  // namespace hsm::server
