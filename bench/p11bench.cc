@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
+#include "bench/hold_sessions.h"
 #include "bench/module.h"
 #include "bench/report.h"
 #include "bench/runner.h"
@@ -30,6 +31,8 @@ ABSL_FLAG(uint64_t, objects, 1000,
           "to prepare");
 ABSL_FLAG(int, fill_threads, 4, "threads that create or destroy objects at setup and teardown");
 ABSL_FLAG(bool, token_keys, true, "make the scenario's keys token objects (false: session objects)");
+ABSL_FLAG(uint64_t, hold_sessions, 0,
+          "instead of a scenario: open this many sessions, say so on stdout, keep them --seconds, close them");
 ABSL_FLAG(bool, json, false, "print only the JSON line on stdout (the readable line goes to stderr)");
 
 namespace hsm::bench {
@@ -46,8 +49,9 @@ int Main() {
     std::printf("%s\n", absl::StrJoin(ScenarioNames(), "\n").c_str());
     return 0;
   }
+  const uint64_t hold_sessions = absl::GetFlag(FLAGS_hold_sessions);
   std::unique_ptr<Scenario> scenario = MakeScenario(scenario_name);
-  if (scenario == nullptr) {
+  if (scenario == nullptr && hold_sessions == 0) {
     return Fail("unknown --scenario '" + scenario_name + "'; one of: " + absl::StrJoin(ScenarioNames(), ", "));
   }
   RunOptions options;
@@ -76,6 +80,12 @@ int Main() {
   std::string pin = absl::GetFlag(FLAGS_pin);
   rv = env.p11->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) return Fail(Status::Failed("C_Login", rv).ToString());
+
+  if (hold_sessions != 0) {
+    status = HoldSessions(env, hold_sessions, options.seconds);
+    env.p11->C_CloseSession(session);
+    return status.ok() ? 0 : Fail(status.ToString());
+  }
 
   status = scenario->Setup(env, session);
   if (!status.ok()) return Fail(scenario_name + " setup: " + status.ToString());
