@@ -238,6 +238,11 @@ int Run() {
 
   std::string admin_socket = absl::GetFlag(FLAGS_admin_socket);
   if (admin_socket.empty()) admin_socket = AbsolutePath(data_dir) + "/admin.sock";
+  if (admin_socket.size() > 107) {  // sockaddr_un's limit
+    LogError(absl::StrCat("the admin socket path ", admin_socket, " is longer than a unix socket allows (",
+                          admin_socket.size(), " > 107 bytes): give a shorter one with --admin_socket"));
+    return 2;
+  }
   std::remove(admin_socket.c_str());  // a stale socket of an earlier run
   AdminService admin(AdminContext{env->get(), tokens->get(), objects->get(), &apps, &hsm, audit->get(),
                                   absl::StrCat(address->host, ":", port), AbsolutePath(data_dir), tls, started});

@@ -44,6 +44,9 @@ std::unique_ptr<HsmdProcess> HsmdProcess::Start(const Options& options) {
   process->options_ = options;
   process->dir_ = MakeTempDir("hsmd");
   process->data_dir_ = process->dir_ + "/data";
+  char admin_dir[] = "/tmp/hsmd-admin.XXXXXX";
+  process->admin_dir_ = mkdtemp(admin_dir);
+  process->admin_socket_ = process->admin_dir_ + "/admin.sock";
   if (!process->Launch("127.0.0.1:0")) return nullptr;
   std::istringstream token(ReadFile(process->data_dir_ + "/dev-token.txt"));
   std::string line;
@@ -70,6 +73,7 @@ bool HsmdProcess::Launch(const std::string& listen) {
                                    "--listen=" + listen,
                                    "--data_dir=" + data_dir_,
                                    "--port_file=" + port_file,
+                                   "--admin_socket=" + admin_socket_,
                                    "--app_timeout=" + options_.app_timeout,
                                    // Slow PIN hashing is for production; tests log in often.
                                    "--pin_kdf_iterations=1000"};
@@ -119,6 +123,10 @@ bool HsmdProcess::Restart() {
 
 std::string HsmdProcess::Log() const { return ReadFile(dir_ + "/hsmd.log"); }
 
-HsmdProcess::~HsmdProcess() { Stop(); }
+HsmdProcess::~HsmdProcess() {
+  Stop();
+  std::remove(admin_socket_.c_str());
+  rmdir(admin_dir_.c_str());
+}
 
 }  // namespace hsm::testing

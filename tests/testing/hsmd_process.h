@@ -39,6 +39,8 @@ class HsmdProcess {
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_dir_; }
+  // The admin API's unix socket (in a short folder: socket paths are limited).
+  const std::string& admin_socket() const { return admin_socket_; }
   // What hsmd has written to stderr so far.
   std::string Log() const;
 
@@ -54,6 +56,8 @@ class HsmdProcess {
   Options options_;
   std::string dir_;
   std::string data_dir_;
+  std::string admin_dir_;
+  std::string admin_socket_;
   pid_t pid_ = -1;
   int port_ = 0;
 };
