@@ -59,4 +59,28 @@ step "one RSA and one EC private key" bash -c "
   grep -B2 -i 'ID: *$RSA_ID' '$WORK/privkeys' | grep -q 'Private Key Object; RSA' &&
   grep -B2 -i 'ID: *$EC_ID' '$WORK/privkeys' | grep -q 'Private Key Object; EC'"
 
+# --- An instance's own token -------------------------------------------------
+# The administrator gives a second instance its own slot (hsmctl token create);
+# JSS finds it by its label in the same NSS database, and its keys stay in it.
+HSMCTL="$RUNFILES/server/hsmctl/hsmctl"
+printf 'kra-so-pin-5678' > "$WORK/kra-so.pin"
+printf 'kra-user-pin-5678' > "$WORK/kra-user.pin"
+step "hsmctl token create dev kra-pki" "$HSMCTL" --socket="$ADMIN_SOCKET" token create dev kra-pki \
+  --so_pin_file="$WORK/kra-so.pin" --user_pin_file="$WORK/kra-user.pin"
+expect "created token 'kra-pki'"
+KRA_SLOT=$(sed -n "s/.*created token 'kra-pki' in slot \([0-9]*\) .*/\1/p" "$STEP_OUTPUT")
+step "NSS sees the new token" modutil -dbdir "sql:$DB" -list hsm -force
+expect "Token Name: kra-pki"
+expect "Token Name: $TOKEN_LABEL"
+step "the JSS scenario on the instance's own token" java -Djava.library.path=/usr/lib/jss \
+  -cp "$CLASSPATH_JSS:$WORK/classes" JssScenario "$DB" kra-pki "$WORK/kra-user.pin"
+expect "ok: find the token by name (kra-pki)"
+expect "JSS scenario: all steps passed"
+KRA_RSA_ID=$(sed -n 's/^key id RSA: //p' "$STEP_OUTPUT")
+step "its keys are in its slot, not in $TOKEN_LABEL's" bash -c "
+  pkcs11-tool --module '$MODULE' --slot '$KRA_SLOT' --login --pin kra-user-pin-5678 -O --type privkey |
+    grep -qi 'ID: *$KRA_RSA_ID' &&
+  ! pkcs11-tool --module '$MODULE' --slot '$SLOT_ID' --login --pin '$USER_PIN' -O --type privkey |
+    grep -qi 'ID: *$KRA_RSA_ID'"
+
 echo "JSS: all steps passed"
