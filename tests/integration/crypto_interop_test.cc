@@ -297,6 +297,44 @@ TEST_F(InteropTest, VerifyRecoverReturnsTheSignedDigestInfo) {
               RvIs(CKR_SIGNATURE_INVALID));
 }
 
+TEST_F(InteropTest, SignRecoverRoundTripsAndOpenSslRecoversTheSameData) {
+  const KeyPair pair = GenerateRsa();
+  ASSERT_NE(pair.private_key, CK_INVALID_HANDLE);
+  const std::string data = "short data signed with recovery";
+  CK_MECHANISM mechanism = Mech(CKM_RSA_PKCS);
+  ASSERT_THAT(f_->C_SignRecoverInit(session_, &mechanism, pair.private_key), RvIs(CKR_OK));
+  const std::string signature = Output(f_->C_SignRecover, data);
+  ASSERT_EQ(signature.size(), 256u);
+  // Signing with recovery and plain CKM_RSA_PKCS signing are the same operation.
+  EXPECT_EQ(Hex(signature), Hex(Sign(Mech(CKM_RSA_PKCS), pair.private_key, data)));
+  ASSERT_THAT(f_->C_VerifyRecoverInit(session_, &mechanism, pair.public_key), RvIs(CKR_OK));
+  EXPECT_EQ(Output(f_->C_VerifyRecover, signature), data);
+  Pkey public_key = RsaPublicOf(pair.public_key);
+  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, public_key.get(), nullptr));
+  ASSERT_EQ(EVP_PKEY_verify_recover_init(ctx.get()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING), 1);
+  std::string recovered(256, '\0');
+  size_t length = recovered.size();
+  ASSERT_EQ(EVP_PKEY_verify_recover(ctx.get(), reinterpret_cast<unsigned char*>(recovered.data()), &length,
+                                    U(signature), signature.size()),
+            1);
+  EXPECT_EQ(recovered.substr(0, length), data);
+}
+
+TEST_F(InteropTest, EcdsaTruncatesAHashLongerThanTheOrderAsOpenSslDoes) {
+  // CKM_ECDSA on P-256 over a SHA-512 hash: ANSI X9.62 keeps its leftmost 256 bits.
+  const KeyPair pair = GenerateEc(kP256Params);
+  ASSERT_NE(pair.private_key, CK_INVALID_HANDLE);
+  Pkey public_key = EcPublicOf(pair.public_key, "P-256");
+  const std::string hash = Digest(CKM_SHA512, kMessage);
+  ASSERT_EQ(hash.size(), 64u);
+  const std::string raw = Sign(Mech(CKM_ECDSA), pair.private_key, hash);
+  ASSERT_EQ(raw.size(), 64u);
+  EXPECT_TRUE(OpenSslVerifyHash(public_key.get(), nullptr, hash, EcdsaRawToDer(raw)));
+  EXPECT_TRUE(OpenSslVerifyHash(public_key.get(), nullptr, hash.substr(0, 32), EcdsaRawToDer(raw)));
+  EXPECT_THAT(Verify(Mech(CKM_ECDSA), pair.public_key, hash, raw), RvIs(CKR_OK));
+}
+
 // SunPKCS11's Signature.update()/sign(): SignUpdate in pieces, then SignFinal
 // with a buffer sized from the key.
 TEST_F(InteropTest, MultiPartSha256RsaPkcsAsSunPkcs11SignsIt) {

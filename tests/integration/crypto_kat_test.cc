@@ -346,5 +346,75 @@ TEST_F(KatTest, LengthQueriesAndShortBuffersKeepTheOperation) {
   EXPECT_EQ(plain.substr(0, length), "seventeen bytes!!");
 }
 
+TEST_F(KatTest, DigestKeyHashesTheValueOfExtractableKeysOnly) {
+  // SHA-256 of the RFC 4231 case 2 key "Jefe", the value C_DigestKey feeds in.
+  const CK_OBJECT_HANDLE key = ImportSecret(CKK_GENERIC_SECRET, "Jefe", Tmpl().Bool(CKA_EXTRACTABLE, true));
+  CK_MECHANISM sha256 = Mech(CKM_SHA256);
+  ASSERT_THAT(f_->C_DigestInit(session_, &sha256), RvIs(CKR_OK));
+  ASSERT_THAT(f_->C_DigestUpdate(session_, In("abc"), 3), RvIs(CKR_OK));
+  ASSERT_THAT(f_->C_DigestKey(session_, key), RvIs(CKR_OK));
+  std::string digest(32, '\0');
+  CK_ULONG length = digest.size();
+  ASSERT_THAT(f_->C_DigestFinal(session_, In(digest), &length), RvIs(CKR_OK));
+  EXPECT_EQ(Hex(digest), Hex(Digest(CKM_SHA256, "abcJefe")));
+  // A digest would reveal a function of an unextractable key.
+  const CK_OBJECT_HANDLE kept = ImportSecret(CKK_GENERIC_SECRET, "Jefe", Tmpl());
+  ASSERT_THAT(f_->C_DigestInit(session_, &sha256), RvIs(CKR_OK));
+  EXPECT_THAT(f_->C_DigestKey(session_, kept), RvIs(CKR_KEY_INDIGESTIBLE));
+}
+
+TEST_F(KatTest, ShortBufferOnEncryptUpdateKeepsItsOutputForTheRetry) {
+  const CK_OBJECT_HANDLE key = ImportSecret(CKK_AES, Unhex(kSp80038aKey), Tmpl());
+  std::string iv = Unhex("000102030405060708090a0b0c0d0e0f");
+  CK_MECHANISM cbc = Mech(CKM_AES_CBC, In(iv), iv.size());
+  const std::string plaintext = Unhex(kSp80038aPlaintext);
+  ASSERT_THAT(f_->C_EncryptInit(session_, &cbc, key), RvIs(CKR_OK));
+  std::string out(16, '\0');
+  CK_ULONG length = out.size();
+  ASSERT_THAT(f_->C_EncryptUpdate(session_, In(plaintext), 32, In(out), &length), RvIs(CKR_BUFFER_TOO_SMALL));
+  EXPECT_EQ(length, 32u);
+  // The application retries the same call with a bigger buffer; the chain
+  // goes on as if the short call had not happened.
+  out.resize(32);
+  ASSERT_THAT(f_->C_EncryptUpdate(session_, In(plaintext), 32, In(out), &length), RvIs(CKR_OK));
+  std::string ciphertext = out.substr(0, length);
+  const std::string rest = plaintext.substr(32);
+  length = out.size();
+  ASSERT_THAT(f_->C_EncryptUpdate(session_, In(rest), rest.size(), In(out), &length), RvIs(CKR_OK));
+  ciphertext += out.substr(0, length);
+  length = out.size();
+  ASSERT_THAT(f_->C_EncryptFinal(session_, In(out), &length), RvIs(CKR_OK));
+  EXPECT_EQ(length, 0u);
+  EXPECT_EQ(Hex(ciphertext), kSp80038aCbcCiphertext);
+}
+
+TEST_F(KatTest, MultiPartAesGcmMatchesMcGrewViegaTestCase4) {
+  const CK_OBJECT_HANDLE key = ImportSecret(CKK_AES, Unhex("feffe9928665731c6d6a8f9467308308"), Tmpl());
+  const std::string plaintext = Unhex(
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657"
+      "ba637b39");
+  std::string iv = Unhex("cafebabefacedbaddecaf888");
+  std::string aad = Unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+  CK_GCM_PARAMS params = {In(iv), iv.size(), 96, In(aad), aad.size(), 128};
+  CK_MECHANISM gcm = Mech(CKM_AES_GCM, &params);
+  ASSERT_THAT(f_->C_EncryptInit(session_, &gcm, key), RvIs(CKR_OK));
+  std::string ciphertext;
+  for (size_t at = 0; at < plaintext.size(); at += 25) {
+    const std::string part = plaintext.substr(at, 25);
+    std::string out(part.size() + 16, '\0');
+    CK_ULONG length = out.size();
+    ASSERT_THAT(f_->C_EncryptUpdate(session_, In(part), part.size(), In(out), &length), RvIs(CKR_OK));
+    ciphertext += out.substr(0, length);
+  }
+  std::string last(32, '\0');
+  CK_ULONG length = last.size();
+  ASSERT_THAT(f_->C_EncryptFinal(session_, In(last), &length), RvIs(CKR_OK));
+  ciphertext += last.substr(0, length);
+  EXPECT_EQ(Hex(ciphertext),
+            "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0a"
+            "ac973d58e091"
+            "5bc94fbc3221a5db94fae95ae7121a47");
+}
+
 }  // namespace
 }  // namespace hsm::testing

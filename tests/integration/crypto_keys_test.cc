@@ -239,6 +239,72 @@ TEST_F(KeyGenerationTest, WrappedRsaPrivateKeyUnwrapsIntoAWorkingKey) {
               RvIs(CKR_OK));
 }
 
+// EC and Ed25519 private keys leave as PKCS #8 too, and come back with their
+// curve; secret keys travel under RSA-OAEP and AES-CBC-PAD as well.
+TEST_F(KeyGenerationTest, WrappedEcAndEd25519KeysAndOtherWrapMechanisms) {
+  const CK_OBJECT_HANDLE kek =
+      ImportSecret(CKK_AES, std::string(16, '\x24'), Tmpl().Bool(CKA_WRAP, true).Bool(CKA_UNWRAP, true));
+  CK_MECHANISM kwp = Mech(CKM_AES_KEY_WRAP_PAD);
+  struct Case {
+    const char* name;
+    CK_MECHANISM_TYPE generation, signing;
+    CK_KEY_TYPE key_type;
+    std::string params;
+  };
+  for (const Case& c : {Case{"P-256", CKM_EC_KEY_PAIR_GEN, CKM_ECDSA_SHA256, CKK_EC, kP256Params},
+                        Case{"Ed25519", CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, CKK_EC_EDWARDS, kEd25519Params}}) {
+    SCOPED_TRACE(c.name);
+    const KeyPair pair =
+        GenerateKeyPair(c.generation, Tmpl().Bytes(CKA_EC_PARAMS, c.params), Tmpl().Bool(CKA_EXTRACTABLE, true));
+    ASSERT_NE(pair.private_key, CK_INVALID_HANDLE);
+    const std::string wrapped = Wrap(kwp, kek, pair.private_key);
+    ASSERT_FALSE(wrapped.empty());
+    Tmpl t;
+    t.Ulong(CKA_CLASS, CKO_PRIVATE_KEY).Ulong(CKA_KEY_TYPE, c.key_type).Bool(CKA_SIGN, true);
+    CK_OBJECT_HANDLE unwrapped = CK_INVALID_HANDLE;
+    ASSERT_THAT(f_->C_UnwrapKey(session_, &kwp, kek, In(wrapped), wrapped.size(), t.data(), t.size(), &unwrapped),
+                RvIs(CKR_OK));
+    EXPECT_EQ(Hex(Bytes(unwrapped, CKA_EC_PARAMS)), Hex(c.params));
+    ExpectSensitive(f_, session_, unwrapped, CKA_VALUE);
+    const std::string signature = Sign(Mech(c.signing), unwrapped, "signed after unwrapping");
+    EXPECT_THAT(Verify(Mech(c.signing), pair.public_key, "signed after unwrapping", signature), RvIs(CKR_OK));
+    // The key type in the template must be the wrapped key's.
+    Tmpl wrong;
+    wrong.Ulong(CKA_CLASS, CKO_PRIVATE_KEY).Ulong(CKA_KEY_TYPE, CKK_RSA);
+    CK_OBJECT_HANDLE ignored;
+    EXPECT_THAT(
+        f_->C_UnwrapKey(session_, &kwp, kek, In(wrapped), wrapped.size(), wrong.data(), wrong.size(), &ignored),
+        RvIs(CKR_TEMPLATE_INCONSISTENT));
+  }
+
+  const std::string secret = Unhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  const CK_OBJECT_HANDLE key = ImportSecret(CKK_AES, secret, Tmpl().Bool(CKA_EXTRACTABLE, true));
+  Tmpl readable;
+  readable.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bool(CKA_SENSITIVE, false)
+      .Bool(CKA_EXTRACTABLE, true);
+  // RSA-OAEP: wrapped with the public key, unwrapped with the private key.
+  const KeyPair rsa = GenerateRsa(2048, Tmpl().Bool(CKA_UNWRAP, true));
+  CK_RSA_PKCS_OAEP_PARAMS oaep_params = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, nullptr, 0};
+  CK_MECHANISM oaep = Mech(CKM_RSA_PKCS_OAEP, &oaep_params);
+  const std::string under_rsa = Wrap(oaep, rsa.public_key, key);
+  EXPECT_EQ(under_rsa.size(), 256u);
+  CK_OBJECT_HANDLE from_rsa = CK_INVALID_HANDLE;
+  ASSERT_THAT(f_->C_UnwrapKey(session_, &oaep, rsa.private_key, In(under_rsa), under_rsa.size(), readable.data(),
+                              readable.size(), &from_rsa),
+              RvIs(CKR_OK));
+  EXPECT_EQ(Hex(Bytes(from_rsa, CKA_VALUE)), Hex(secret));
+  // AES-CBC-PAD under the KEK.
+  std::string iv(16, '\x07');
+  CK_MECHANISM cbc_pad = Mech(CKM_AES_CBC_PAD, In(iv), iv.size());
+  const std::string under_cbc = Wrap(cbc_pad, kek, key);
+  EXPECT_EQ(under_cbc.size(), 48u);
+  CK_OBJECT_HANDLE from_cbc = CK_INVALID_HANDLE;
+  ASSERT_THAT(f_->C_UnwrapKey(session_, &cbc_pad, kek, In(under_cbc), under_cbc.size(), readable.data(),
+                              readable.size(), &from_cbc),
+              RvIs(CKR_OK));
+  EXPECT_EQ(Hex(Bytes(from_cbc, CKA_VALUE)), Hex(secret));
+}
+
 TEST_F(KeyGenerationTest, TokenKeysSurviveAnHsmdRestart) {
   const KeyPair pair = GenerateKeyPair(
       CKM_RSA_PKCS_KEY_PAIR_GEN,

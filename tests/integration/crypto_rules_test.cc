@@ -277,6 +277,34 @@ TEST_F(RulesTest, ChangedAndDestroyedTokenKeysTakeEffectAtOnce) {
   EXPECT_THAT(f_->C_VerifyInit(session_, &mechanism, rsa.public_key), RvIs(CKR_KEY_HANDLE_INVALID));
 }
 
+// CKA_ALWAYS_AUTHENTICATE (PKCS #11 2.40 section 4.9): each operation needs
+// C_Login(CKU_CONTEXT_SPECIFIC) right after its Init.
+TEST_F(RulesTest, AlwaysAuthenticateKeysNeedAContextSpecificLogin) {
+  const KeyPair rsa = GenerateRsa(2048, Tmpl().Bool(CKA_ALWAYS_AUTHENTICATE, true));
+  ASSERT_NE(rsa.private_key, CK_INVALID_HANDLE);
+  CK_MECHANISM mechanism = Mech(CKM_SHA256_RSA_PKCS);
+  std::string signature(256, '\0');
+  CK_ULONG length = signature.size();
+  // Without it: refused, and the operation is over.
+  ASSERT_THAT(f_->C_SignInit(session_, &mechanism, rsa.private_key), RvIs(CKR_OK));
+  EXPECT_THAT(f_->C_Sign(session_, In("data"), 4, In(signature), &length), RvIs(CKR_USER_NOT_LOGGED_IN));
+  length = signature.size();
+  EXPECT_THAT(f_->C_Sign(session_, In("data"), 4, In(signature), &length), RvIs(CKR_OPERATION_NOT_INITIALIZED));
+  // A wrong PIN does not unlock it.
+  ASSERT_THAT(f_->C_SignInit(session_, &mechanism, rsa.private_key), RvIs(CKR_OK));
+  EXPECT_THAT(Login(session_, CKU_CONTEXT_SPECIFIC, "not-the-pin"), RvIs(CKR_PIN_INCORRECT));
+  // The right one does, for this operation only.
+  ASSERT_THAT(Login(session_, CKU_CONTEXT_SPECIFIC, hsmd_->user_pin), RvIs(CKR_OK));
+  length = signature.size();
+  ASSERT_THAT(f_->C_Sign(session_, In("data"), 4, In(signature), &length), RvIs(CKR_OK));
+  EXPECT_THAT(Verify(mechanism, rsa.public_key, "data", signature.substr(0, length)), RvIs(CKR_OK));
+  ASSERT_THAT(f_->C_SignInit(session_, &mechanism, rsa.private_key), RvIs(CKR_OK));
+  length = signature.size();
+  EXPECT_THAT(f_->C_Sign(session_, In("data"), 4, In(signature), &length), RvIs(CKR_USER_NOT_LOGGED_IN));
+  // With no such operation waiting, a context-specific login has nothing to do.
+  EXPECT_THAT(Login(session_, CKU_CONTEXT_SPECIFIC, hsmd_->user_pin), RvIs(CKR_OPERATION_NOT_INITIALIZED));
+}
+
 TEST_F(RulesTest, PrivateKeysAreInvisibleAfterLogout) {
   const KeyPair token = GenerateKeyPair(
       CKM_RSA_PKCS_KEY_PAIR_GEN, Tmpl().Bool(CKA_TOKEN, true).Ulong(CKA_MODULUS_BITS, 2048),
