@@ -79,6 +79,10 @@ std::string SocketPath() {
 }
 
 std::unique_ptr<v1::Admin::Stub> Connect() {
+  if (SocketPath().size() > 107) {
+    throw Failure{2, absl::StrCat("the admin socket path ", SocketPath(),
+                                  " is longer than a unix socket allows: give a shorter one with --socket")};
+  }
   return v1::Admin::NewStub(grpc::CreateChannel("unix:" + SocketPath(), grpc::InsecureChannelCredentials()));
 }
 
