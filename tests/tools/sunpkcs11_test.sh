@@ -69,6 +69,13 @@ step "keytool -list shows the key entries" kt "$WORK/hsm-pkcs11.cfg" -list
 expect "Your keystore contains 3 entries"
 expect "ocspSigningCert, PrivateKeyEntry"
 expect "auditSigningCert, PrivateKeyEntry"
+step "keytool -changealias renames an entry (CKA_ID and CKA_LABEL on the token)" kt "$WORK/hsm-pkcs11.cfg" \
+  -changealias -alias plain-config -destalias spare-key
+step "keytool -delete removes it" kt "$WORK/hsm-pkcs11.cfg" -delete -alias spare-key
+step "... its key and certificate are gone from the token" bash -c "
+  ! pkcs11-tool --module '$MODULE' --login --pin '$USER_PIN' -O | grep -E 'plain-config|spare-key|ID: *($(printf plain-config | xxd -p)|$(printf spare-key | xxd -p))\$'"
+step "keytool -list: two entries left" kt "$WORK/hsm-pkcs11.cfg" -list
+expect "Your keystore contains 2 entries"
 step "keytool -list -v shows the certificate" kt "$WORK/hsm-pkcs11.cfg" -list -v -alias ocspSigningCert
 expect "Owner: CN=OCSP Signing Certificate, O=EXAMPLE"
 expect "Signature algorithm name: SHA256withRSA"
