@@ -1,0 +1,102 @@
+// Tenant quotas through the real library: at the limit a precise CK_RV and an
+// audit record; nothing already stored is harmed.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "tests/integration/fixture.h"
+#include "tests/integration/template_builder.h"
+
+namespace hsm::testing {
+namespace {
+
+class QuotaTest : public Pkcs11Test {
+ protected:
+  static void SetUpTestSuite() {
+    module_ = Module::Load().release();
+    ASSERT_NE(module_, nullptr);
+  }
+  void SetUp() override {
+    hsmd_ = HsmdProcess::Start().release();
+    Pkcs11Test::SetUp();
+  }
+  void TearDown() override {
+    Pkcs11Test::TearDown();
+    delete hsmd_;
+    hsmd_ = nullptr;
+  }
+  // hsmctl tenant quota dev OBJECTS SESSIONS APPLICATIONS
+  void SetQuota(int objects, int sessions, int applications) {
+    const std::string command = RunfilePath("server/hsmctl/hsmctl") + " --socket=" + hsmd_->admin_socket() +
+                                " tenant quota dev " + std::to_string(objects) + " " + std::to_string(sessions) +
+                                " " + std::to_string(applications) + " > /dev/null";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  std::string Audit() {
+    std::ifstream file(hsmd_->data_dir() + "/audit.log");
+    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+};
+
+TEST_F(QuotaTest, SessionsStopAtTheLimit) {
+  SetQuota(0, 2, 0);
+  CK_SESSION_HANDLE first = Open(), second = Open(), third;
+  EXPECT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION, nullptr, nullptr, &third), RvIs(CKR_SESSION_COUNT));
+  CK_BYTE random[8];
+  EXPECT_THAT(f_->C_GenerateRandom(first, random, sizeof(random)), RvIs(CKR_OK));  // nothing harmed
+  ASSERT_THAT(f_->C_CloseSession(second), RvIs(CKR_OK));
+  EXPECT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION, nullptr, nullptr, &third), RvIs(CKR_OK));
+  EXPECT_THAT(Audit(), ::testing::HasSubstr("\"operation\":\"C_OpenSession\",\"result\":\"0x000000b1\""));
+}
+
+TEST_F(QuotaTest, TokenObjectsStopAtTheLimit) {
+  SetQuota(3, 0, 0);
+  CK_SESSION_HANDLE session = Open();
+  std::vector<CK_OBJECT_HANDLE> kept;
+  for (int i = 0; i < 3; ++i) {
+    Tmpl t;
+    t.Ulong(CKA_CLASS, CKO_DATA).Bool(CKA_TOKEN, true).Bytes(CKA_LABEL, "kept-" + std::to_string(i));
+    CK_OBJECT_HANDLE object;
+    ASSERT_THAT(f_->C_CreateObject(session, t.data(), t.size(), &object), RvIs(CKR_OK));
+    kept.push_back(object);
+  }
+  Tmpl one_more;
+  one_more.Ulong(CKA_CLASS, CKO_DATA).Bool(CKA_TOKEN, true).Bytes(CKA_LABEL, "one-too-many");
+  CK_OBJECT_HANDLE refused;
+  EXPECT_THAT(f_->C_CreateObject(session, one_more.data(), one_more.size(), &refused), RvIs(CKR_DEVICE_MEMORY));
+  // Session objects are not the token's: still allowed.
+  Tmpl in_memory;
+  in_memory.Ulong(CKA_CLASS, CKO_DATA).Bytes(CKA_LABEL, "session");
+  EXPECT_THAT(f_->C_CreateObject(session, in_memory.data(), in_memory.size(), &refused), RvIs(CKR_OK));
+  for (CK_OBJECT_HANDLE object : kept) {
+    char label[32];
+    CK_ATTRIBUTE read = {CKA_LABEL, label, sizeof(label)};
+    EXPECT_THAT(f_->C_GetAttributeValue(session, object, &read, 1), RvIs(CKR_OK));
+  }
+  EXPECT_THAT(Audit(), ::testing::HasSubstr("\"operation\":\"C_CreateObject\",\"result\":\"0x00000031\""));
+}
+
+TEST_F(QuotaTest, ApplicationsStopAtTheLimit) {
+  CK_SESSION_HANDLE session = Open();  // this process is the tenant's one application
+  SetQuota(0, 0, 1);
+  pid_t child = fork();
+  if (child == 0) {
+    std::string module = ModulePath(), slot_id = std::to_string(slot());
+    execl(RunfilePath("tests/integration/session_holder").c_str(), "session_holder", module.c_str(),
+          slot_id.c_str(), hsmd_->user_pin.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5) << "the second application's C_OpenSession should have been refused";
+  CK_BYTE random[8];
+  EXPECT_THAT(f_->C_GenerateRandom(session, random, sizeof(random)), RvIs(CKR_OK));
+  EXPECT_THAT(Audit(), ::testing::HasSubstr("\"operation\":\"C_Initialize\",\"result\":\"0x00000031\""));
+}
+
+}  // namespace
+}  // namespace hsm::testing
