@@ -128,4 +128,34 @@ for i in 1 2 3; do
   expect "$TOKEN_LABEL:host2-$i"
 done
 
+# --- Scenario 3: an empty slot per instance -------------------------------------
+step "an administrator gives a new instance its own token" env HSMCTL_SO_PIN=kra-so-pin \
+  HSMCTL_USER_PIN=kra-user-pin "$HSMCTL" --socket="$ADMIN_SOCKET" token create dev kra-instance
+expect "slot 2"
+step "labels NSS cannot use are refused with a clear message" bash -c "
+  ! env HSMCTL_SO_PIN=x1234 '$HSMCTL' --socket='$ADMIN_SOCKET' token create dev 'pki:kra' 2>&1 | tee /dev/stderr |
+    grep -q \"may not contain ':'\" && exit 1
+  env HSMCTL_SO_PIN=x1234 '$HSMCTL' --socket='$ADMIN_SOCKET' token create dev 'kra ' 2>&1 | grep -q 'blank'"
+KRA_DB="sql:$WORK/kra-host"
+mkdir -p "$WORK/kra-host"
+printf 'kra-user-pin\n' > "$WORK/kra-pinfile"
+step "the new instance's NSS database sees its empty token" bash -c "
+  certutil -N -d '$KRA_DB' --empty-password &&
+  modutil -dbdir '$KRA_DB' -add hsm -libfile '$MODULE' -mechanisms FRIENDLY -force &&
+  certutil -L -d '$KRA_DB' -h kra-instance -f '$WORK/kra-pinfile'"
+step "... which holds no certificates" bash -c "! grep -q cert-pki '$STEP_OUTPUT'"
+step "the instance installs its signing key with the default nickname" bash -c \
+  "printf 'y\n-1\ny\n' | certutil -S -x -d '$KRA_DB' -f '$WORK/kra-pinfile' -h kra-instance \
+     -n 'caSigningCert cert-pki-ca' -s 'CN=Second instance CA,O=EXAMPLE' -t CT,C,C \
+     -k rsa -g 2048 -Z SHA256 -m 1 -v 24 -2 -z '$WORK/noise'"
+step "each token holds its own caSigningCert: no collision" bash -c "
+  certutil -L -d '$KRA_DB' -f '$WORK/kra-pinfile' -n 'kra-instance:caSigningCert cert-pki-ca' |
+    grep -q 'CN=Second instance CA' &&
+  certutil -L -d '$DB' -f '$WORK/pinfile' -n '$TOKEN_LABEL:caSigningCert cert-pki-ca' |
+    grep -q 'CN=CA Signing Certificate'"
+step "the first instance's token is unchanged" nss certutil -L -h "$TOKEN_LABEL"
+expect "$TOKEN_LABEL:caSigningCert cert-pki-ca"
+step "the new instance's keys are on its token only" certutil -K -d "$KRA_DB" -h kra-instance -f "$WORK/kra-pinfile"
+expect "kra-instance:caSigningCert cert-pki-ca"
+
 echo "Certificate System CA scenarios: all steps passed"
