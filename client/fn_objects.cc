@@ -125,15 +125,27 @@ CK_RV SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK
   return call.Run(&v1::Pkcs11::Stub::SetAttributeValue, request, &reply);
 }
 
+// Matches hsmd sends with the search's start: most searches (NSS looks up one
+// key or certificate) are one round trip.
+constexpr uint64_t kFindPrefetch = 64;
+
 CK_RV FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount) {
   SessionCall call(hSession);
   if (call.status() != CKR_OK) return call.status();
   if (pTemplate == nullptr && ulCount != 0) return CKR_ARGUMENTS_BAD;
+  if (call.session().find.has_value()) return CKR_OPERATION_ACTIVE;
   v1::FindObjectsInitRequest request;
   CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
   if (rv != CKR_OK) return rv;
-  v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::FindObjectsInit, request, &reply);
+  request.set_prefetch(kFindPrefetch);
+  v1::FindObjectsInitReply reply;
+  rv = call.Run(&v1::Pkcs11::Stub::FindObjectsInit, request, &reply);
+  if (rv != CKR_OK) return rv;
+  ClientFind find;
+  find.handles.assign(reply.objects().begin(), reply.objects().end());
+  find.server_open = !reply.complete();
+  call.library().sessions.Update(hSession, [&](SessionEntry& entry) { entry.find = std::move(find); });
+  return CKR_OK;
 }
 
 CK_RV FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
@@ -141,20 +153,33 @@ CK_RV FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_
   SessionCall call(hSession);
   if (call.status() != CKR_OK) return call.status();
   if (phObject == nullptr || pulObjectCount == nullptr) return CKR_ARGUMENTS_BAD;
-  v1::FindObjectsRequest request;
-  request.set_max_objects(ulMaxObjectCount);
-  v1::FindObjectsReply reply;
-  CK_RV rv = call.Run(&v1::Pkcs11::Stub::FindObjects, request, &reply);
-  if (rv != CKR_OK) return rv;
-  const CK_ULONG found = std::min<CK_ULONG>(reply.objects_size(), ulMaxObjectCount);
-  std::copy(reply.objects().begin(), reply.objects().begin() + found, phObject);
-  *pulObjectCount = found;
+  if (!call.session().find.has_value()) return CKR_OPERATION_NOT_INITIALIZED;
+  ClientFind find = *call.session().find;
+  // Out of local matches while hsmd holds more: fetch the next page.
+  if (find.next == find.handles.size() && find.server_open && ulMaxObjectCount > 0) {
+    v1::FindObjectsRequest request;
+    request.set_max_objects(std::max<CK_ULONG>(ulMaxObjectCount, kFindPrefetch));
+    v1::FindObjectsReply reply;
+    CK_RV rv = call.Run(&v1::Pkcs11::Stub::FindObjects, request, &reply);
+    if (rv != CKR_OK) return rv;
+    find.handles.assign(reply.objects().begin(), reply.objects().end());
+    find.next = 0;
+  }
+  const CK_ULONG count = std::min<CK_ULONG>(ulMaxObjectCount, find.handles.size() - find.next);
+  std::copy(find.handles.begin() + find.next, find.handles.begin() + find.next + count, phObject);
+  find.next += count;
+  *pulObjectCount = count;
+  call.library().sessions.Update(hSession, [&](SessionEntry& entry) { entry.find = std::move(find); });
   return CKR_OK;
 }
 
 CK_RV FindObjectsFinal(CK_SESSION_HANDLE hSession) {
   SessionCall call(hSession);
   if (call.status() != CKR_OK) return call.status();
+  if (!call.session().find.has_value()) return CKR_OPERATION_NOT_INITIALIZED;
+  const bool server_open = call.session().find->server_open;
+  call.library().sessions.Update(hSession, [](SessionEntry& entry) { entry.find.reset(); });
+  if (!server_open) return CKR_OK;  // a complete search left nothing on hsmd
   v1::SessionRequest request;
   v1::StatusReply reply;
   return call.Run(&v1::Pkcs11::Stub::FindObjectsFinal, request, &reply);

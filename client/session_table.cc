@@ -29,3 +29,15 @@ void SessionTable::RemoveSlot(uint64_t slot_id) {
 }
 
 }  // namespace hsm::client
+
+namespace hsm::client {
+
+bool SessionTable::Update(uint64_t handle, const std::function<void(SessionEntry&)>& change) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(handle);
+  if (it == entries_.end()) return false;
+  change(it->second);
+  return true;
+}
+
+}  // namespace hsm::client

@@ -7,15 +7,26 @@
 
 #include <cstdint>
 #include <mutex>
+#include <functional>
 #include <optional>
+#include <vector>
 #include <unordered_map>
 
 namespace hsm::client {
+
+// A search in progress: the matches hsmd already sent, handed out locally.
+struct ClientFind {
+  std::vector<uint64_t> handles;
+  size_t next = 0;
+  // hsmd holds more matches (and search state to finalize).
+  bool server_open = false;
+};
 
 struct SessionEntry {
   uint64_t server_session = 0;
   uint64_t epoch = 0;
   uint64_t slot_id = 0;
+  std::optional<ClientFind> find;
 };
 
 class SessionTable {
@@ -25,6 +36,8 @@ class SessionTable {
   std::optional<SessionEntry> Find(uint64_t handle);
   void Remove(uint64_t handle);
   void RemoveSlot(uint64_t slot_id);
+  // Runs `change` on the entry under the table's lock; false if there is none.
+  bool Update(uint64_t handle, const std::function<void(SessionEntry&)>& change);
 
  private:
   std::mutex mutex_;

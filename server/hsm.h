@@ -88,7 +88,7 @@ class Hsm {
   absl::Status SetAttributeValue(Application& app, const v1::SetAttributeValueRequest& request,
                                  v1::StatusReply* reply);
   absl::Status FindObjectsInit(Application& app, const v1::FindObjectsInitRequest& request,
-                               v1::StatusReply* reply);
+                               v1::FindObjectsInitReply* reply);
   absl::Status FindObjects(Application& app, const v1::FindObjectsRequest& request,
                            v1::FindObjectsReply* reply);
   absl::Status FindObjectsFinal(Application& app, const v1::SessionRequest& request,

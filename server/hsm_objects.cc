@@ -206,7 +206,7 @@ absl::Status Hsm::SetAttributeValue(Application& app, const v1::SetAttributeValu
 }
 
 absl::Status Hsm::FindObjectsInit(Application& app, const v1::FindObjectsInitRequest& request,
-                                  v1::StatusReply*) {
+                                  v1::FindObjectsInitReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   if (session.find.has_value()) return RvError(CKR_OPERATION_ACTIVE);
   // A template naming one attribute twice with different values matches nothing.
@@ -226,11 +226,16 @@ absl::Status Hsm::FindObjectsInit(Application& app, const v1::FindObjectsInitReq
       if (Visible(object, login) && Matches(object, *query, SecretTypes(object))) find.handles.push_back(handle);
     }
   }
+  // The first matches go back now; only a search with more stays open here.
+  const size_t first = std::min<size_t>(request.prefetch(), find.handles.size());
+  for (size_t i = 0; i < first; ++i) reply->add_objects(find.handles[i]);
+  find.next = first;
+  reply->set_complete(first == find.handles.size());
   std::lock_guard<std::mutex> lock(app.mutex());
   Session* live = app.FindSession(request.session());
   if (live == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
   if (live->find.has_value()) return RvError(CKR_OPERATION_ACTIVE);
-  live->find = std::move(find);
+  if (!reply->complete()) live->find = std::move(find);
   return absl::OkStatus();
 }
 

@@ -66,7 +66,7 @@ class Pkcs11Service final : public v1::Pkcs11::CallbackService {
   HSM_SERVE(GetObjectSize, ObjectRequest, GetObjectSizeReply)
   HSM_SERVE(GetAttributeValue, GetAttributeValueRequest, GetAttributeValueReply)
   HSM_SERVE(SetAttributeValue, SetAttributeValueRequest, StatusReply)
-  HSM_SERVE(FindObjectsInit, FindObjectsInitRequest, StatusReply)
+  HSM_SERVE(FindObjectsInit, FindObjectsInitRequest, FindObjectsInitReply)
   HSM_SERVE(FindObjects, FindObjectsRequest, FindObjectsReply)
   HSM_SERVE(FindObjectsFinal, SessionRequest, StatusReply)
   HSM_SERVE(EncryptInit, OperationInitRequest, StatusReply)

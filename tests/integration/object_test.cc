@@ -419,6 +419,26 @@ TEST_F(ObjectTest, SmallPagesReturnEachMatchOnce) {
   EXPECT_EQ(std::set<CK_OBJECT_HANDLE>(found.begin(), found.end()), created);
 }
 
+TEST_F(ObjectTest, SearchesLongerThanThePrefetchPageThroughHsmd) {
+  // More matches than C_FindObjectsInit sends at once (64): the rest come in
+  // pages from hsmd, each once, and C_FindObjectsFinal releases the search.
+  CK_SESSION_HANDLE session = Open();
+  std::set<CK_OBJECT_HANDLE> created;
+  for (int i = 0; i < 150; ++i) created.insert(MustCreate(session, DataObject("many-" + std::to_string(i), false)));
+  std::vector<CK_OBJECT_HANDLE> found = Find(session, Tmpl().Ulong(CKA_CLASS, CKO_DATA), 7);
+  EXPECT_EQ(found.size(), 150u);
+  EXPECT_EQ(std::set<CK_OBJECT_HANDLE>(found.begin(), found.end()), created);
+  // An abandoned long search is released by C_FindObjectsFinal: a new one starts.
+  Tmpl all = Tmpl().Ulong(CKA_CLASS, CKO_DATA);
+  ASSERT_THAT(f_->C_FindObjectsInit(session, all.data(), all.size()), RvIs(CKR_OK));
+  CK_OBJECT_HANDLE some[100];
+  CK_ULONG count = 0;
+  ASSERT_THAT(f_->C_FindObjects(session, some, 100, &count), RvIs(CKR_OK));
+  EXPECT_EQ(count, 100u);
+  ASSERT_THAT(f_->C_FindObjectsFinal(session), RvIs(CKR_OK));
+  EXPECT_EQ(Find(session, Tmpl().Ulong(CKA_CLASS, CKO_DATA), 200).size(), 150u);
+}
+
 TEST_F(ObjectTest, InitTokenDestroysTheObjects) {
   CK_SESSION_HANDLE session = Open();
   MustCreate(session, DataObject("doomed", true));
