@@ -143,7 +143,8 @@ CK_RV FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK
   if (rv != CKR_OK) return rv;
   ClientFind find;
   find.handles.assign(reply.objects().begin(), reply.objects().end());
-  find.server_open = !reply.complete();
+  find.server_has_more = !reply.complete();
+  find.server_holds_search = !reply.complete();
   call.library().sessions.Update(hSession, [&](SessionEntry& entry) { entry.find = std::move(find); });
   return CKR_OK;
 }
@@ -155,19 +156,25 @@ CK_RV FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_
   if (phObject == nullptr || pulObjectCount == nullptr) return CKR_ARGUMENTS_BAD;
   if (!call.session().find.has_value()) return CKR_OPERATION_NOT_INITIALIZED;
   ClientFind find = *call.session().find;
-  // Out of local matches while hsmd holds more: fetch the next page.
-  if (find.next == find.handles.size() && find.server_open && ulMaxObjectCount > 0) {
+  CK_ULONG count = 0;
+  for (;;) {
+    const CK_ULONG local = std::min<CK_ULONG>(ulMaxObjectCount - count, find.handles.size() - find.next);
+    std::copy(find.handles.begin() + find.next, find.handles.begin() + find.next + local, phObject + count);
+    find.next += local;
+    count += local;
+    // Fill the caller's buffer while hsmd holds more: some applications stop
+    // at the first page shorter than they asked for.
+    if (count == ulMaxObjectCount || !find.server_has_more) break;
     v1::FindObjectsRequest request;
-    request.set_max_objects(std::max<CK_ULONG>(ulMaxObjectCount, kFindPrefetch));
+    request.set_max_objects(std::max<CK_ULONG>(ulMaxObjectCount - count, kFindPrefetch));
     v1::FindObjectsReply reply;
     CK_RV rv = call.Run(&v1::Pkcs11::Stub::FindObjects, request, &reply);
     if (rv != CKR_OK) return rv;
     find.handles.assign(reply.objects().begin(), reply.objects().end());
     find.next = 0;
+    // A short page means hsmd has no more; its state ends at C_FindObjectsFinal.
+    if (static_cast<uint64_t>(reply.objects_size()) < request.max_objects()) find.server_has_more = false;
   }
-  const CK_ULONG count = std::min<CK_ULONG>(ulMaxObjectCount, find.handles.size() - find.next);
-  std::copy(find.handles.begin() + find.next, find.handles.begin() + find.next + count, phObject);
-  find.next += count;
   *pulObjectCount = count;
   call.library().sessions.Update(hSession, [&](SessionEntry& entry) { entry.find = std::move(find); });
   return CKR_OK;
@@ -177,9 +184,9 @@ CK_RV FindObjectsFinal(CK_SESSION_HANDLE hSession) {
   SessionCall call(hSession);
   if (call.status() != CKR_OK) return call.status();
   if (!call.session().find.has_value()) return CKR_OPERATION_NOT_INITIALIZED;
-  const bool server_open = call.session().find->server_open;
+  const bool server_state = call.session().find->server_holds_search;
   call.library().sessions.Update(hSession, [](SessionEntry& entry) { entry.find.reset(); });
-  if (!server_open) return CKR_OK;  // a complete search left nothing on hsmd
+  if (!server_state) return CKR_OK;  // a complete search left nothing on hsmd
   v1::SessionRequest request;
   v1::StatusReply reply;
   return call.Run(&v1::Pkcs11::Stub::FindObjectsFinal, request, &reply);

@@ -18,8 +18,10 @@ namespace hsm::client {
 struct ClientFind {
   std::vector<uint64_t> handles;
   size_t next = 0;
-  // hsmd holds more matches (and search state to finalize).
-  bool server_open = false;
+  // hsmd holds matches not sent yet.
+  bool server_has_more = false;
+  // hsmd keeps the search's state, which C_FindObjectsFinal must release.
+  bool server_holds_search = false;
 };
 
 struct SessionEntry {
