@@ -5,6 +5,8 @@
 #define HSM_TESTS_INTEGRATION_FIXTURE_H_
 
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -63,6 +65,41 @@ class Pkcs11Test : public ::testing::Test {
 
 inline HsmdProcess* Pkcs11Test::hsmd_ = nullptr;
 inline Module* Pkcs11Test::module_ = nullptr;
+
+// Tests that change hsmd's state get an hsmd of their own, started before each
+// test with the flags Options() gives.
+class FreshHsmdTest : public Pkcs11Test {
+ protected:
+  static void SetUpTestSuite() {
+    module_ = Module::Load().release();
+    ASSERT_NE(module_, nullptr);
+  }
+  virtual HsmdProcess::Options Options() { return HsmdProcess::Options(); }
+  void SetUp() override {
+    hsmd_ = HsmdProcess::Start(Options()).release();
+    Pkcs11Test::SetUp();
+  }
+  void TearDown() override {
+    Pkcs11Test::TearDown();
+    delete hsmd_;
+    hsmd_ = nullptr;
+  }
+};
+
+// Runs tests/integration/session_holder (an application that opens a session,
+// logs in and exits without C_Finalize) against `hsmd`; its exit status.
+inline int RunSessionHolder(const HsmdProcess& hsmd) {
+  pid_t child = fork();
+  if (child == 0) {
+    std::string module = ModulePath(), slot_id = std::to_string(hsmd.slot_id);
+    execl(RunfilePath("tests/integration/session_holder").c_str(), "session_holder", module.c_str(),
+          slot_id.c_str(), hsmd.user_pin.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
 
 // A blank-padded PKCS #11 text field as a string without its padding.
 template <size_t N>

@@ -67,22 +67,9 @@ Tmpl RsaPrivateKey(const std::string& label, std::string* private_exponent, bool
   return t;
 }
 
-class ObjectTest : public Pkcs11Test {
+// Each test gets a fresh hsmd: objects are token state.
+class ObjectTest : public FreshHsmdTest {
  protected:
-  // Each test gets a fresh hsmd: objects are token state.
-  static void SetUpTestSuite() {
-    module_ = Module::Load().release();
-    ASSERT_NE(module_, nullptr);
-  }
-  void SetUp() override {
-    hsmd_ = HsmdProcess::Start().release();
-    Pkcs11Test::SetUp();
-  }
-  void TearDown() override {
-    Pkcs11Test::TearDown();
-    delete hsmd_;
-    hsmd_ = nullptr;
-  }
 
   CK_RV Create(CK_SESSION_HANDLE session, Tmpl t, CK_OBJECT_HANDLE* object) {
     return f_->C_CreateObject(session, t.data(), t.size(), object);

@@ -5,22 +5,12 @@
 namespace hsm::testing {
 namespace {
 
-class PinPolicyTest : public Pkcs11Test {
+class PinPolicyTest : public FreshHsmdTest {
  protected:
-  static void SetUpTestSuite() {
-    module_ = Module::Load().release();
-    ASSERT_NE(module_, nullptr);
-  }
-  void SetUp() override {
+  HsmdProcess::Options Options() override {
     HsmdProcess::Options options;
     options.extra_flags = {"--max_pin_failures=3"};
-    hsmd_ = HsmdProcess::Start(options).release();
-    Pkcs11Test::SetUp();
-  }
-  void TearDown() override {
-    Pkcs11Test::TearDown();
-    delete hsmd_;
-    hsmd_ = nullptr;
+    return options;
   }
   CK_FLAGS Flags() {
     CK_TOKEN_INFO info{};

@@ -13,21 +13,8 @@
 namespace hsm::testing {
 namespace {
 
-class QuotaTest : public Pkcs11Test {
+class QuotaTest : public FreshHsmdTest {
  protected:
-  static void SetUpTestSuite() {
-    module_ = Module::Load().release();
-    ASSERT_NE(module_, nullptr);
-  }
-  void SetUp() override {
-    hsmd_ = HsmdProcess::Start().release();
-    Pkcs11Test::SetUp();
-  }
-  void TearDown() override {
-    Pkcs11Test::TearDown();
-    delete hsmd_;
-    hsmd_ = nullptr;
-  }
   // hsmctl tenant quota dev OBJECTS SESSIONS APPLICATIONS
   void SetQuota(int objects, int sessions, int applications) {
     const std::string command = RunfilePath("server/hsmctl/hsmctl") + " --socket=" + hsmd_->admin_socket() +
@@ -82,17 +69,7 @@ TEST_F(QuotaTest, TokenObjectsStopAtTheLimit) {
 TEST_F(QuotaTest, ApplicationsStopAtTheLimit) {
   CK_SESSION_HANDLE session = Open();  // this process is the tenant's one application
   SetQuota(0, 0, 1);
-  pid_t child = fork();
-  if (child == 0) {
-    std::string module = ModulePath(), slot_id = std::to_string(slot());
-    execl(RunfilePath("tests/integration/session_holder").c_str(), "session_holder", module.c_str(),
-          slot_id.c_str(), hsmd_->user_pin.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  EXPECT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 5) << "the second application's C_OpenSession should have been refused";
+  EXPECT_EQ(RunSessionHolder(*hsmd_), 5) << "the second application's C_OpenSession should have been refused";
   CK_BYTE random[8];
   EXPECT_THAT(f_->C_GenerateRandom(session, random, sizeof(random)), RvIs(CKR_OK));
   EXPECT_THAT(Audit(), ::testing::HasSubstr("\"operation\":\"C_Initialize\",\"result\":\"0x00000031\""));

@@ -18,22 +18,12 @@ CK_UTF8CHAR_PTR Utf8(const std::string& s) {
 }
 
 // hsmd drops idle applications after one second here, so the tests can see it.
-class RestartTest : public Pkcs11Test {
+class RestartTest : public FreshHsmdTest {
  protected:
-  static void SetUpTestSuite() {
-    module_ = Module::Load().release();
-    ASSERT_NE(module_, nullptr);
-  }
-  void SetUp() override {
+  HsmdProcess::Options Options() override {
     HsmdProcess::Options options;
     options.app_timeout = "1s";
-    hsmd_ = HsmdProcess::Start(options).release();
-    Pkcs11Test::SetUp();
-  }
-  void TearDown() override {
-    Pkcs11Test::TearDown();
-    delete hsmd_;
-    hsmd_ = nullptr;
+    return options;
   }
   CK_RV Random(CK_SESSION_HANDLE session) {
     CK_BYTE bytes[8];
@@ -85,17 +75,7 @@ TEST_F(RestartTest, IdleApplicationIsKeptAliveByHeartbeats) {
 TEST_F(RestartTest, DeadClientsSessionsAreDroppedWithinTheTimeout) {
   // Our own application holds no session, so only the helper's stands in the
   // way of C_InitToken.
-  pid_t child = fork();
-  if (child == 0) {
-    std::string module = ModulePath(), slot_id = std::to_string(slot());
-    execl(RunfilePath("tests/integration/session_holder").c_str(), "session_holder", module.c_str(),
-          slot_id.c_str(), hsmd_->user_pin.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(RunSessionHolder(*hsmd_), 0);
 
   CK_UTF8CHAR label[32];
   std::memset(label, ' ', sizeof(label));

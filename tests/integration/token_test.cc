@@ -73,21 +73,8 @@ TEST_F(SlotTest, MechanismListIsTruthful) {
 }
 
 // Tests that change the token get an hsmd of their own.
-class TokenPinTest : public Pkcs11Test {
+class TokenPinTest : public FreshHsmdTest {
  protected:
-  static void SetUpTestSuite() {
-    module_ = Module::Load().release();
-    ASSERT_NE(module_, nullptr);
-  }
-  void SetUp() override {
-    hsmd_ = HsmdProcess::Start().release();
-    Pkcs11Test::SetUp();
-  }
-  void TearDown() override {
-    Pkcs11Test::TearDown();
-    delete hsmd_;
-    hsmd_ = nullptr;
-  }
   CK_RV InitToken(const std::string& so_pin, const std::string& label) {
     CK_UTF8CHAR padded[32];
     std::memset(padded, ' ', sizeof(padded));
