@@ -4,7 +4,8 @@
 # Under `bazel test` the binaries come from the runfiles. Run by hand, the
 # script builds them and copies them to $WORK/bin first: other people may
 # rebuild bazel-bin while a long benchmark runs, and one run must measure one
-# set of binaries.
+# set of binaries. BENCH_SKIP_BUILD=1 takes bazel-bin as it is (when another
+# bazel command holds the server for a long time).
 
 SOFTHSM_MODULE="${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
 
@@ -24,7 +25,8 @@ bench_setup() {
   fi
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  (cd "$root" && bazel build //bench:p11bench //bench:store_find_bench //server:hsmd //client:libhsm_pkcs11.so) \
+  [ -n "${BENCH_SKIP_BUILD:-}" ] ||
+    (cd "$root" && bazel build //bench:p11bench //bench:store_find_bench //server:hsmd //client:libhsm_pkcs11.so) \
     >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; echo "bench: build failed" >&2; exit 1; }
   mkdir -p "$WORK/bin"
   cp "$root/bazel-bin/bench/p11bench" "$root/bazel-bin/bench/store_find_bench" "$root/bazel-bin/server/hsmd" \
@@ -33,7 +35,8 @@ bench_setup() {
   STORE_FIND_BENCH="$WORK/bin/store_find_bench"
   HSMD="$WORK/bin/hsmd"
   MODULE="$WORK/bin/libhsm_pkcs11.so"
-  BENCH_COMMIT="$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # Built from the working tree, which may hold others' uncommitted changes.
+  BENCH_COMMIT="working tree at $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 }
 
 bench_cleanup() {

@@ -91,6 +91,7 @@ store_out="$("$STORE_FIND_BENCH" --objects="$OBJECTS")"
 store_json="$(printf '%s\n' "$store_out" | grep '^{')"
 
 echo
+echo "binaries: ${BENCH_COMMIT:-bazel runfiles}; $(nproc) cores; $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 report "objects on the token" "$OBJECTS (certificates, ~1 KiB each; LMDB ${data_mib} MiB)"
 report "fill: C_CreateObject, $FILL_THREADS client threads" "$fill_rate objects/s ($fill_seconds s)"
 report "hsmd start, empty data folder (first start)" "$empty_start_ms ms"

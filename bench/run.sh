@@ -73,6 +73,7 @@ for scenario in $SCENARIOS; do
 done
 
 echo
+echo "binaries: ${BENCH_COMMIT:-bazel runfiles}; $(nproc) cores; $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 echo "ratio = ours / softhsm ops/s; ${SECONDS_PER_RUN} s per run; find-by-id over $FIND_OBJECTS certificates"
 cat "$table"
 [ -z "$RESULTS" ] || cp "$WORK/results.jsonl" "$RESULTS"
