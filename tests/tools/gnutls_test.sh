@@ -55,9 +55,28 @@ ca
 cert_signing_key
 signing_key
 TMPL
-step "certtool makes a self-signed certificate with the token's EC key" certtool --provider "$MODULE" \
-  --generate-self-signed --load-privkey "$TOKEN_URL;object=gnutls-ec;type=private" --template "$WORK/template" \
-  --outfile "$WORK/gnutls-ec.pem"
+# certtool OUTFILE ARGS...: under the AddressSanitizer preload (--config=asan),
+# certtool with any PKCS #11 provider (SoftHSM's too) deadlocks at exit in
+# libp11-kit's destructor (freelocale) after writing its output: there it gets
+# 30 seconds, and a complete certificate in OUTFILE counts.
+run_certtool() {
+  local outfile="$1"
+  shift
+  if [[ "${LD_PRELOAD:-}" != *libasan* ]]; then
+    certtool "$@" --outfile "$outfile"
+    return
+  fi
+  local rc=0
+  timeout 30 certtool "$@" --outfile "$outfile" < /dev/null || rc=$?
+  if [ $rc -eq 124 ] && grep -q 'END CERTIFICATE' "$outfile"; then
+    echo "(certtool hung at exit under the ASan preload; its certificate is complete)"
+    return 0
+  fi
+  return $rc
+}
+step "certtool makes a self-signed certificate with the token's EC key" run_certtool "$WORK/gnutls-ec.pem" \
+  --provider "$MODULE" --generate-self-signed --load-privkey "$TOKEN_URL;object=gnutls-ec;type=private" \
+  --template "$WORK/template"
 step "OpenSSL verifies it" openssl verify -CAfile "$WORK/gnutls-ec.pem" "$WORK/gnutls-ec.pem"
 expect ": OK"
 step "it carries the token's public key" cmp <(openssl x509 -in "$WORK/gnutls-ec.pem" -noout -pubkey) \
