@@ -1,10 +1,12 @@
 #!/bin/bash
 # Counts the gRPC round trips libhsm_pkcs11.so makes per operation of each
 # p11bench scenario. p11bench runs under valgrind's callgrind, which counts
-# calls exactly; the calls of each generated stub method (Stub::Sign ...) are
-# read from the profile. Each scenario runs twice, with LOW and HIGH
-# operations, and the difference divided by HIGH-LOW is the count per
-# operation, so setup, teardown, login and heartbeats cancel out.
+# calls exactly and dumps them at each p11bench_phase() call (p11bench.cc), so
+# the second profile holds the timed run and nothing of setup or teardown.
+# The calls of each generated stub method (Stub::Sign ...) are read from it.
+# Each scenario runs twice, with LOW and HIGH operations, and the difference
+# divided by HIGH-LOW is the count per operation, so the workers' own session
+# open and close cancel out.
 #
 #   bench/rpc_count.sh [--scenarios="rsa2048-sign nss-sign-flow"]
 # Needs valgrind (not in deploy/debian-packages.txt: a tool for people).
@@ -30,17 +32,17 @@ start_hsmd "$WORK/hsmd-data"
 # stub_calls SCENARIO OPS: "Method count" lines, the calls of each stub method.
 stub_calls() {
   local profile="$WORK/callgrind.$1.$2"
-  valgrind --tool=callgrind --callgrind-out-file="$profile" "$P11BENCH" --module="$MODULE" \
+  valgrind --tool=callgrind --callgrind-out-file="$profile" --dump-before=p11bench_phase "$P11BENCH" --module="$MODULE" \
     --token_label="$TOKEN_LABEL" --pin="$USER_PIN" --scenario="$1" --threads=1 --ops="$2" --seconds=600 \
     --objects=$((HIGH + 10)) --fill_threads=1 >"$WORK/valgrind.log" 2>&1 ||
     { cat "$WORK/valgrind.log" >&2; exit 1; }
   # In the caller tree, the block of the blocking unary call lists its
   # callers, one per stub method, with "(Nx)" calls.
-  callgrind_annotate --tree=caller "$profile" 2>/dev/null | awk '
+  callgrind_annotate --tree=caller --threshold=100 "$profile.2" 2>/dev/null | awk '
     /^$/ { n = 0; next }
     /^ *[0-9,]+ .*\* .*BlockingUnaryCallImpl/ { for (i = 0; i < n; i++) print block[i]; n = 0; next }
     { block[n++] = $0 }' |
-    sed -n 's/.*Stub::\([A-Za-z0-9]*\)(.*(\([0-9]*\)x).*/\1 \2/p'
+    sed -n 's/.*Stub::\([A-Za-z0-9]*\)(.*(\([0-9,]*\)x).*/\1 \2/p' | tr -d , | sort
 }
 
 printf '%-22s %8s  %s\n' scenario "RPCs/op" "by method"
@@ -49,10 +51,11 @@ for scenario in $SCENARIOS; do
   stub_calls "$scenario" "$HIGH" >"$WORK/high"
   awk -v s="$scenario" -v span=$((HIGH - LOW)) '
     FNR == NR { low[$1] += $2; next }
-    { high[$1] += $2 }
+    { if (!($1 in high)) order[++n] = $1; high[$1] += $2 }
     END {
       total = 0; detail = ""
-      for (m in high) {
+      for (i = 1; i <= n; i++) {
+        m = order[i]
         per = (high[m] - low[m]) / span
         if (per < 0.05) continue  # setup calls, heartbeats
         total += per; detail = detail sprintf("%s %.2g, ", m, per)
