@@ -108,6 +108,7 @@ report "find by CKA_ID, client side, 2 threads: p50/p99 us" \
 report "ObjectStore::Find by CKA_ID, in process: p50/p99 us" \
   "$(json_field find_by_id_p50_us "$store_json")/$(json_field find_by_id_p99_us "$store_json")"
 report "ObjectStore::Find by class alone (all objects)" "$(json_field find_by_class_p50_us "$store_json") us"
+report "ObjectStore::Count (per create, with a quota)" "$(json_field count_p50_us "$store_json") us"
 report "ObjectStore::Create, in process, one txn each" "$(json_field fill_per_s "$store_json") objects/s"
 echo
 echo "JSON: fill $fill_json"

@@ -102,7 +102,7 @@ int64_t NanosSince(Clock::time_point start) {
 
 void Print(const std::string& what, std::vector<int64_t>& latencies, double seconds) {
   Summary s = Summarize(latencies, seconds);
-  std::printf("%s: %llu searches, latency us p50 %s p90 %s p99 %s max %s\n", what.c_str(),
+  std::printf("%s: %llu calls, latency us p50 %s p90 %s p99 %s max %s\n", what.c_str(),
               static_cast<unsigned long long>(s.ops), Fixed(s.p50, 1).c_str(), Fixed(s.p90, 1).c_str(),
               Fixed(s.p99, 1).c_str(), Fixed(s.max, 1).c_str());
 }
@@ -171,14 +171,24 @@ int Main() {
   }
   Print("Find by class alone (all objects)", by_class, NanosSince(run_start) / 1e9);
 
+  std::vector<int64_t> counts;
+  for (uint64_t k = 0; k < absl::GetFlag(FLAGS_scans); ++k) {
+    auto start = Clock::now();
+    auto count = (*store)->Count(token);
+    counts.push_back(NanosSince(start));
+    if (!count.ok() || *count != n) return std::fprintf(stderr, "count is wrong\n"), 1;
+  }
+  Print("Count (object quota check)", counts, 1);
+
   Summary id_summary = Summarize(by_id, id_seconds);
   Summary class_summary = Summarize(by_class, 1);
+  Summary count_summary = Summarize(counts, 1);
   std::printf(
       "{\"objects\": %llu, \"fill_seconds\": %s, \"fill_per_s\": %s, \"find_by_id_p50_us\": %s, "
-      "\"find_by_id_p99_us\": %s, \"find_by_id_max_us\": %s, \"find_by_class_p50_us\": %s}\n",
+      "\"find_by_id_p99_us\": %s, \"find_by_id_max_us\": %s, \"find_by_class_p50_us\": %s, \"count_p50_us\": %s}\n",
       static_cast<unsigned long long>(n), Fixed(fill_seconds, 2).c_str(), Fixed(n / fill_seconds, 1).c_str(),
       Fixed(id_summary.p50, 1).c_str(), Fixed(id_summary.p99, 1).c_str(), Fixed(id_summary.max, 1).c_str(),
-      Fixed(class_summary.p50, 1).c_str());
+      Fixed(class_summary.p50, 1).c_str(), Fixed(count_summary.p50, 1).c_str());
   return 0;
 }
 
