@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables set here are for the sourcing script
 # Sourced by run.sh and objects.sh: the binaries, a real hsmd on a temporary
 # data folder, and a SoftHSMv2 token in a temporary folder.
 #
@@ -73,7 +74,8 @@ start_hsmd() {
   done
   [ -s "$WORK/port" ] || { echo "bench: hsmd did not start:" >&2; cat "$WORK/hsmd.log" >&2; exit 1; }
   HSMD_START_MS=$((($(date +%s%N) - launched) / 1000000))
-  export HSM_SERVER="127.0.0.1:$(cat "$WORK/port")"
+  HSM_SERVER="127.0.0.1:$(cat "$WORK/port")"
+  export HSM_SERVER
   TOKEN_LABEL=$(sed -n 's/^label=//p' "$data/dev-token.txt")
   SO_PIN=$(sed -n 's/^so_pin=//p' "$data/dev-token.txt")
   USER_PIN=$(sed -n 's/^user_pin=//p' "$data/dev-token.txt")
