@@ -9,10 +9,10 @@
 namespace hsm::client {
 namespace {
 
-std::shared_mutex& LifecycleMutex() {
-  static auto* mutex = new std::shared_mutex();  // never destroyed: used at exit and after fork
-  return *mutex;
-}
+// Never destroyed: used at exit and after fork.
+std::shared_mutex* g_lifecycle = new std::shared_mutex();
+
+std::shared_mutex& LifecycleMutex() { return *g_lifecycle; }
 
 Library* g_library = nullptr;
 
@@ -21,7 +21,9 @@ void ParentAfterFork() { LifecycleMutex().unlock(); }
 void ChildAfterFork() {
   // The parent's channel and threads do not exist here: leave them be.
   g_library = nullptr;
-  LifecycleMutex().unlock();
+  // Not unlock(): glibc's rwlock remembers the writer's thread id, which the
+  // child's thread does not have. A fresh lock; the old one is left as is.
+  g_lifecycle = new std::shared_mutex();
 }
 
 void InstallForkHandlers() {
