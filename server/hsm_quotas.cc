@@ -29,13 +29,7 @@ absl::Status Hsm::CheckSessionQuota(uint64_t tenant_id) {
 absl::Status Hsm::CheckObjectQuota(uint64_t tenant_id) {
   HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
   if (!tenant.has_value() || tenant->max_objects() == 0) return absl::OkStatus();
-  // Counting walks the tenant's objects: only tenants with a quota pay for it.
-  HSM_ASSIGN_OR_RETURN(std::vector<storage::Token> tokens, tokens_->ListTokens(tenant_id));
-  uint64_t objects = 0;
-  for (const storage::Token& token : tokens) {
-    HSM_ASSIGN_OR_RETURN(size_t count, objects_->Count({tenant_id, token.slot_id()}));
-    objects += count;
-  }
+  HSM_ASSIGN_OR_RETURN(uint64_t objects, objects_->CountTenant(tenant_id));
   if (objects >= tenant->max_objects()) return RvError(CKR_DEVICE_MEMORY, "object quota");
   return absl::OkStatus();
 }

@@ -9,6 +9,12 @@
 #include "storage/token_store.h"
 #include "third_party/pkcs11/pkcs11.h"
 
+#define HSM_STORAGE_RETURN_IF_ERROR(expr) \
+  do {                                       \
+    absl::Status status_ = (expr);           \
+    if (!status_.ok()) return status_;       \
+  } while (0)
+
 namespace hsm::storage {
 namespace {
 
@@ -67,6 +73,8 @@ std::string IndexPrefix(TokenRef token, uint64_t kind, const std::string& digest
 }
 
 std::string NextIdKey(TokenRef token) { return "next_object" + TokenPrefix(token); }
+
+std::string TenantCountKey(uint64_t tenant_id) { return "objects" + Be64(tenant_id); }
 
 absl::Status ParseObject(std::string_view bytes, StoredObject& object) {
   if (!object.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -139,6 +147,47 @@ absl::Status ObjectStore::Erase(Txn& txn, TokenRef token, uint64_t id) {
   return txn.Delete(objects_, key);
 }
 
+absl::Status ObjectStore::AddToTenantCount(Txn& txn, uint64_t tenant_id, int64_t delta) {
+  absl::StatusOr<std::optional<std::string_view>> current = txn.Get(meta_, TenantCountKey(tenant_id));
+  if (!current.ok()) return current.status();
+  uint64_t count = 0;
+  if (current->has_value()) {
+    const int64_t updated = static_cast<int64_t>(ReadBe64(**current)) + delta;
+    count = updated < 0 ? 0 : static_cast<uint64_t>(updated);
+  } else {
+    // A database from before the counter: count once. The walk already sees
+    // this transaction's own change, so its result is the new count.
+    absl::Status walk = txn.ForEachWithPrefix(objects_, Be64(tenant_id), [&](auto, auto) {
+      ++count;
+      return true;
+    });
+    if (!walk.ok()) return walk;
+  }
+  return txn.Put(meta_, TenantCountKey(tenant_id), Be64(count));
+}
+
+absl::StatusOr<uint64_t> ObjectStore::CountTenant(uint64_t tenant_id) {
+  std::optional<uint64_t> count;
+  absl::Status status = env_->Read([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> current = txn.Get(meta_, TenantCountKey(tenant_id));
+    if (!current.ok()) return current.status();
+    if (current->has_value()) count = ReadBe64(**current);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (count.has_value()) return *count;
+  // No counter yet (a database from before it): make it once.
+  status = env_->Write([&](Txn& txn) -> absl::Status {
+    HSM_STORAGE_RETURN_IF_ERROR(AddToTenantCount(txn, tenant_id, 0));
+    absl::StatusOr<std::optional<std::string_view>> made = txn.Get(meta_, TenantCountKey(tenant_id));
+    if (!made.ok()) return made.status();
+    count = ReadBe64(**made);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return *count;
+}
+
 absl::StatusOr<uint64_t> ObjectStore::Create(TokenRef token, const AttributeSet& attributes,
                                              const std::set<uint64_t>& secret) {
   uint64_t id = 0;
@@ -149,7 +198,8 @@ absl::StatusOr<uint64_t> ObjectStore::Create(TokenRef token, const AttributeSet&
     if (id >= kMaxObjectId) return absl::ResourceExhaustedError("the token has used all its object ids");
     absl::Status put = txn.Put(meta_, NextIdKey(token), Be64(id + 1));
     if (!put.ok()) return put;
-    return Write(txn, token, id, attributes, secret);
+    HSM_STORAGE_RETURN_IF_ERROR(Write(txn, token, id, attributes, secret));
+    return AddToTenantCount(txn, token.tenant_id, 1);
   });
   if (!status.ok()) return status;
   return id;
@@ -165,12 +215,16 @@ absl::Status ObjectStore::Replace(TokenRef token, uint64_t id, const AttributeSe
 }
 
 absl::Status ObjectStore::Destroy(TokenRef token, uint64_t id) {
-  return env_->Write([&](Txn& txn) { return Erase(txn, token, id); });
+  return env_->Write([&](Txn& txn) -> absl::Status {
+    HSM_STORAGE_RETURN_IF_ERROR(Erase(txn, token, id));
+    return AddToTenantCount(txn, token.tenant_id, -1);
+  });
 }
 
 absl::Status ObjectStore::DestroyAll(TokenRef token) {
   return env_->Write([&](Txn& txn) -> absl::Status {
     std::vector<std::string> keys;
+    int64_t destroyed = 0;
     for (MDB_dbi db : {objects_, index_}) {
       keys.clear();
       absl::Status walk = txn.ForEachWithPrefix(db, TokenPrefix(token), [&](std::string_view key, auto) {
@@ -178,12 +232,13 @@ absl::Status ObjectStore::DestroyAll(TokenRef token) {
         return true;
       });
       if (!walk.ok()) return walk;
+      if (db == objects_) destroyed = static_cast<int64_t>(keys.size());
       for (const std::string& key : keys) {
         absl::Status deleted = txn.Delete(db, key);
         if (!deleted.ok()) return deleted;
       }
     }
-    return absl::OkStatus();
+    return AddToTenantCount(txn, token.tenant_id, -destroyed);
   });
 }
 

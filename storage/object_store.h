@@ -57,6 +57,9 @@ class ObjectStore {
   absl::StatusOr<std::vector<uint64_t>> Find(TokenRef token, const AttributeSet& query, const Matcher& match);
 
   absl::StatusOr<size_t> Count(TokenRef token);
+  // The number of token objects of a tenant, kept up to date by every change
+  // (so quotas cost no walk).
+  absl::StatusOr<uint64_t> CountTenant(uint64_t tenant_id);
 
   // Calls `visit` with each object's id and plain attributes (never the
   // sealed ones), in id order.
@@ -69,12 +72,14 @@ class ObjectStore {
   absl::Status Write(Txn& txn, TokenRef token, uint64_t id, const AttributeSet& attributes,
                      const std::set<uint64_t>& secret);
   absl::Status Erase(Txn& txn, TokenRef token, uint64_t id);
+  // Adds `delta` to the tenant's object counter inside `txn`.
+  absl::Status AddToTenantCount(Txn& txn, uint64_t tenant_id, int64_t delta);
 
   LmdbEnv* env_;
   const Sealer* sealer_;
   MDB_dbi objects_;  // token | id -> StoredObject
   MDB_dbi index_;    // token | index kind | digest(value) | id -> ""
-  MDB_dbi meta_;     // "next_object" | token -> next id
+  MDB_dbi meta_;     // "next_object" | token -> next id; "objects" | tenant -> count
 };
 
 // The associated data a sealed attribute is bound to.

@@ -135,6 +135,26 @@ TEST_F(ObjectStoreTest, IssuerAndSerialTogether) {
   EXPECT_EQ(store_->Find(token_, query, Matching(query))->size(), 1u);
 }
 
+TEST_F(ObjectStoreTest, TenantObjectCountFollowsEveryChange) {
+  TokenRef second_token{1, 2}, other_tenant{2, 1};
+  EXPECT_EQ(*store_->CountTenant(1), 0u);
+  auto a = store_->Create(token_, Set({Bytes(CKA_LABEL, "a")}), {});
+  store_->Create(token_, Set({Bytes(CKA_LABEL, "b")}), {}).IgnoreError();
+  store_->Create(second_token, Set({Bytes(CKA_LABEL, "c")}), {}).IgnoreError();
+  store_->Create(other_tenant, Set({Bytes(CKA_LABEL, "d")}), {}).IgnoreError();
+  EXPECT_EQ(*store_->CountTenant(1), 3u);
+  EXPECT_EQ(*store_->CountTenant(2), 1u);
+  ASSERT_TRUE(store_->Destroy(token_, *a).ok());
+  EXPECT_EQ(*store_->CountTenant(1), 2u);
+  EXPECT_FALSE(store_->Destroy(token_, *a).ok());  // a failed destroy counts nothing
+  EXPECT_EQ(*store_->CountTenant(1), 2u);
+  ASSERT_TRUE(store_->DestroyAll(token_).ok());
+  EXPECT_EQ(*store_->CountTenant(1), 1u);
+  Reopen();
+  EXPECT_EQ(*store_->CountTenant(1), 1u);
+  EXPECT_EQ(*store_->CountTenant(2), 1u);
+}
+
 TEST_F(ObjectStoreTest, TokensAreSeparate) {
   TokenRef other{1, 2}, other_tenant{2, 1};
   store_->Create(token_, Set({Bytes(CKA_LABEL, "mine")}), {}).IgnoreError();
