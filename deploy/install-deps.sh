@@ -8,5 +8,5 @@ as_root=""
 export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -qq
 # shellcheck disable=SC2086
-$as_root apt-get install -y -qq --no-install-recommends $packages >/dev/null
+$as_root apt-get install -y -qq $packages >/dev/null
 echo "installed: $packages"
