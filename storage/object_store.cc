@@ -29,12 +29,6 @@ std::string TokenPrefix(TokenRef token) { return Be64(token.tenant_id) + Be64(to
 
 std::string ObjectKey(TokenRef token, uint64_t id) { return TokenPrefix(token) + Be64(id); }
 
-uint64_t ReadBe64(std::string_view bytes) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-  return value;
-}
-
 // A stable encoding of a value, for hashing into the index.
 std::string Canonical(const hsm::v1::Attribute& a) {
   switch (a.value_case()) {

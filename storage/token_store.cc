@@ -7,14 +7,6 @@ namespace {
 
 constexpr char kNextTenantId[] = "next_tenant_id";
 
-uint64_t ReadBe64(std::string_view bytes) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
-    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-  }
-  return value;
-}
-
 template <typename Message>
 absl::Status Parse(std::string_view bytes, Message& out) {
   if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -28,6 +20,12 @@ std::string TokenKey(uint64_t tenant_id, uint64_t slot_id) {
 }
 
 }  // namespace
+
+uint64_t ReadBe64(std::string_view bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
 
 std::string Be64(uint64_t value) {
   std::string out(8, '\0');

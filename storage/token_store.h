@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -55,6 +56,8 @@ class TokenStore {
 
 // Big-endian key encoding, so that LMDB's byte order is numeric order.
 std::string Be64(uint64_t value);
+// The inverse of Be64 (the first 8 bytes of `bytes`).
+uint64_t ReadBe64(std::string_view bytes);
 
 }  // namespace hsm::storage
 
