@@ -29,6 +29,12 @@ grpc::Status ToGrpc(const absl::Status& status) {
   }
 }
 
+absl::Status CheckPin(const HsmOptions& options, const std::string& pin) {
+  if (PinLengthInRange(options, pin.size())) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("PINs have ", options.min_pin_len, " to ", options.max_pin_len, " characters"));
+}
+
 }  // namespace
 
 absl::Status CheckTokenLabel(const std::string& label) {
@@ -164,13 +170,8 @@ grpc::Status AdminService::CreateToken(grpc::ServerContext*, const v1::CreateTok
   absl::Status status = [&]() -> absl::Status {
     HSM_RETURN_IF_ERROR(CheckTokenLabel(request->label()));
     const HsmOptions& options = c_.hsm->options();
-    for (const std::string* pin : {&request->so_pin(), &request->user_pin()}) {
-      if (pin == &request->user_pin() && pin->empty()) continue;
-      if (pin->size() < options.min_pin_len || pin->size() > options.max_pin_len) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("PINs have ", options.min_pin_len, " to ", options.max_pin_len, " characters"));
-      }
-    }
+    HSM_RETURN_IF_ERROR(CheckPin(options, request->so_pin()));
+    if (!request->user_pin().empty()) HSM_RETURN_IF_ERROR(CheckPin(options, request->user_pin()));
     HSM_ASSIGN_OR_RETURN(storage::Tenant tenant, FindTenant(request->tenant()));
     HSM_ASSIGN_OR_RETURN(std::vector<storage::Token> existing, c_.tokens->ListTokens(tenant.id()));
     for (const storage::Token& token : existing) {
@@ -247,10 +248,7 @@ grpc::Status AdminService::SetTokenPin(grpc::ServerContext*, const v1::SetTokenP
   absl::Status status = [&]() -> absl::Status {
     if (request->user() == v1::PIN_USER_UNSPECIFIED) return absl::InvalidArgumentError("which PIN: user or so");
     const HsmOptions& options = c_.hsm->options();
-    if (request->new_pin().size() < options.min_pin_len || request->new_pin().size() > options.max_pin_len) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("PINs have ", options.min_pin_len, " to ", options.max_pin_len, " characters"));
-    }
+    HSM_RETURN_IF_ERROR(CheckPin(options, request->new_pin()));
     HSM_ASSIGN_OR_RETURN(storage::Tenant tenant, FindTenant(request->tenant()));
     HSM_RETURN_IF_ERROR(FindToken(tenant, request->slot_id()).status());
     HSM_ASSIGN_OR_RETURN(storage::PinVerifier verifier, MakePinVerifier(request->new_pin(), options.pin_kdf_iterations));

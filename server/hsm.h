@@ -35,6 +35,11 @@ struct HsmOptions {
 
 uint64_t NewInstanceId();
 
+// Whether a PIN of `length` bytes is within the lengths C_GetTokenInfo reports.
+inline bool PinLengthInRange(const HsmOptions& options, size_t length) {
+  return length >= options.min_pin_len && length <= options.max_pin_len;
+}
+
 class Hsm {
  public:
   Hsm(storage::TokenStore* tokens, storage::ObjectStore* objects, ApplicationRegistry* apps, HsmOptions options)

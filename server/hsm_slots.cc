@@ -36,9 +36,7 @@ absl::StatusOr<storage::Token> Hsm::TokenOf(const Application& app, uint64_t slo
 }
 
 absl::Status Hsm::CheckPinLength(const std::string& pin) const {
-  if (pin.size() < options_.min_pin_len || pin.size() > options_.max_pin_len) {
-    return RvError(CKR_PIN_LEN_RANGE);
-  }
+  if (!PinLengthInRange(options_, pin.size())) return RvError(CKR_PIN_LEN_RANGE);
   return absl::OkStatus();
 }
 
