@@ -50,7 +50,6 @@ absl::StatusOr<storage::Token> NewToken(uint64_t tenant_id, const std::string& l
   RAND_bytes(reinterpret_cast<unsigned char*>(serial.data()), static_cast<int>(serial.size()));
   token.set_serial_number(absl::BytesToHexString(serial));
   token.set_initialized(true);
-  token.set_generation(1);
   absl::StatusOr<storage::PinVerifier> so = MakePinVerifier(so_pin, options.pin_kdf_iterations);
   if (!so.ok()) return so.status();
   *token.mutable_so_pin() = *so;

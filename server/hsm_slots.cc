@@ -149,8 +149,6 @@ absl::Status Hsm::InitToken(Application& app, const v1::InitTokenRequest& reques
     stored.clear_user_pin();
     stored.set_user_pin_failures(0);
     stored.set_so_pin_failures(0);
-    // A new generation: the token's objects are gone (destroyed above).
-    stored.set_generation(stored.generation() + 1);
     return absl::OkStatus();
   });
 }
