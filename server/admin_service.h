@@ -31,25 +31,29 @@ struct AdminContext {
   absl::Time started;
 };
 
-class AdminService final : public v1::Admin::Service {
+// Served by server/rpc_routes.cc, on the admin socket only.
+class AdminService final {
  public:
   explicit AdminService(AdminContext context) : c_(std::move(context)) {}
 
-  grpc::Status ServerStatus(grpc::ServerContext*, const v1::ServerStatusRequest*, v1::ServerStatusReply*) override;
-  grpc::Status CreateTenant(grpc::ServerContext*, const v1::TenantRequest*, v1::TenantInfo*) override;
-  grpc::Status ListTenants(grpc::ServerContext*, const v1::ListTenantsRequest*, v1::ListTenantsReply*) override;
-  grpc::Status DeleteTenant(grpc::ServerContext*, const v1::TenantRequest*, v1::Empty*) override;
-  grpc::Status SetTenantQuota(grpc::ServerContext*, const v1::TenantQuotaRequest*, v1::TenantInfo*) override;
-  grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest*, v1::AdminTokenInfo*) override;
-  grpc::Status ListTokens(grpc::ServerContext*, const v1::TenantRequest*, v1::ListTokensReply*) override;
-  grpc::Status ClearToken(grpc::ServerContext*, const v1::TokenRequest*, v1::Empty*) override;
-  grpc::Status DeleteToken(grpc::ServerContext*, const v1::TokenRequest*, v1::Empty*) override;
-  grpc::Status SetTokenPin(grpc::ServerContext*, const v1::SetTokenPinRequest*, v1::Empty*) override;
-  grpc::Status UnlockPin(grpc::ServerContext*, const v1::UnlockPinRequest*, v1::Empty*) override;
-  grpc::Status ListObjects(grpc::ServerContext*, const v1::TokenRequest*, v1::ListObjectsReply*) override;
-  grpc::Status AuditTail(grpc::ServerContext*, const v1::AuditTailRequest*, v1::AuditTailReply*) override;
-  grpc::Status AuditVerify(grpc::ServerContext*, const v1::AuditVerifyRequest*, v1::AuditVerifyReply*) override;
-  grpc::Status Backup(grpc::ServerContext*, const v1::BackupRequest*, v1::BackupReply*) override;
+  // The address hsmd listens on, once the port is known; before serving.
+  void SetListenAddress(std::string listen) { c_.listen = std::move(listen); }
+
+  grpc::Status ServerStatus(grpc::ServerContext*, const v1::ServerStatusRequest*, v1::ServerStatusReply*);
+  grpc::Status CreateTenant(grpc::ServerContext*, const v1::TenantRequest*, v1::TenantInfo*);
+  grpc::Status ListTenants(grpc::ServerContext*, const v1::ListTenantsRequest*, v1::ListTenantsReply*);
+  grpc::Status DeleteTenant(grpc::ServerContext*, const v1::TenantRequest*, v1::Empty*);
+  grpc::Status SetTenantQuota(grpc::ServerContext*, const v1::TenantQuotaRequest*, v1::TenantInfo*);
+  grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest*, v1::AdminTokenInfo*);
+  grpc::Status ListTokens(grpc::ServerContext*, const v1::TenantRequest*, v1::ListTokensReply*);
+  grpc::Status ClearToken(grpc::ServerContext*, const v1::TokenRequest*, v1::Empty*);
+  grpc::Status DeleteToken(grpc::ServerContext*, const v1::TokenRequest*, v1::Empty*);
+  grpc::Status SetTokenPin(grpc::ServerContext*, const v1::SetTokenPinRequest*, v1::Empty*);
+  grpc::Status UnlockPin(grpc::ServerContext*, const v1::UnlockPinRequest*, v1::Empty*);
+  grpc::Status ListObjects(grpc::ServerContext*, const v1::TokenRequest*, v1::ListObjectsReply*);
+  grpc::Status AuditTail(grpc::ServerContext*, const v1::AuditTailRequest*, v1::AuditTailReply*);
+  grpc::Status AuditVerify(grpc::ServerContext*, const v1::AuditVerifyRequest*, v1::AuditVerifyReply*);
+  grpc::Status Backup(grpc::ServerContext*, const v1::BackupRequest*, v1::BackupReply*);
 
  private:
   absl::StatusOr<storage::Tenant> FindTenant(const std::string& name);

@@ -1,7 +1,6 @@
 // hsmd: the network HSM daemon. See README.md and docs/tenants.md.
 #include <grp.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -28,6 +27,8 @@
 #include "server/listen_address.h"
 #include "server/log.h"
 #include "server/pkcs11_service.h"
+#include "server/rpc_routes.h"
+#include "server/rpc_server.h"
 #include "server/tenant_map.h"
 #include "storage/lmdb_env.h"
 #include "storage/object_store.h"
@@ -55,6 +56,12 @@ ABSL_FLAG(absl::Duration, app_timeout, absl::Seconds(30),
 ABSL_FLAG(uint64_t, pin_kdf_iterations, 100000, "PBKDF2 rounds for new PIN verifiers");
 ABSL_FLAG(uint64_t, max_pin_failures, 10,
           "failed logins in a row that lock a PIN (until C_InitPIN by the SO or hsmctl pin unlock)");
+ABSL_FLAG(int, rpc_threads, 4,
+          "threads serving RPCs (one polls while the others run calls that may block: signatures, "
+          "PIN checks, LMDB writes); at least 2");
+ABSL_FLAG(int64_t, poll_spin_us, 100,
+          "after a call, poll this many microseconds without sleeping before waiting for the next "
+          "(saves a thread wake-up per call of a busy client; 0 turns it off)");
 ABSL_FLAG(std::string, port_file, "",
           "once serving, write the port number to this file (for scripts using port 0)");
 
@@ -219,24 +226,12 @@ int Run() {
   Hsm hsm(tokens->get(), objects->get(), &apps, options);
   Pkcs11Service service(&hsm, &apps, caller_of, audit->get());
 
-  grpc::EnableDefaultHealthCheckService(true);
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (tls) {
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls_credentials = TlsCredentials();
     if (!tls_credentials.ok()) return Fail("cannot set up TLS", tls_credentials.status());
     credentials = *tls_credentials;
   }
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, credentials, &port);
-  builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    LogError(absl::StrCat("cannot listen on ", listen, " (address in use?)"));
-    return 1;
-  }
-
   std::string admin_socket = absl::GetFlag(FLAGS_admin_socket);
   if (admin_socket.empty()) admin_socket = AbsolutePath(data_dir) + "/admin.sock";
   if (admin_socket.size() > 107) {  // sockaddr_un's limit
@@ -245,17 +240,39 @@ int Run() {
     return 2;
   }
   std::remove(admin_socket.c_str());  // a stale socket of an earlier run
+
+  // One gRPC server for both faces, so that one set of threads polls
+  // (server/rpc_server.h): PKCS #11 on the network port, the admin API on
+  // the unix socket; each refuses the other's RPCs.
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, credentials, &port);
+  builder.AddListeningPort("unix:" + admin_socket, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  v1::Pkcs11::AsyncService pkcs11_rpcs;
+  v1::Admin::AsyncService admin_rpcs;
+  builder.RegisterService(&pkcs11_rpcs);
+  builder.RegisterService(&admin_rpcs);
+  RpcServer::Options rpc_options;
+  rpc_options.threads = absl::GetFlag(FLAGS_rpc_threads);
+  rpc_options.spin = absl::Microseconds(absl::GetFlag(FLAGS_poll_spin_us));
+  RpcServer rpc(builder, rpc_options);
   AdminService admin(AdminContext{env->get(), tokens->get(), objects->get(), &apps, &hsm, audit->get(),
-                                  absl::StrCat(address->host, ":", port), AbsolutePath(data_dir), tls, started});
-  grpc::ServerBuilder admin_builder;
-  admin_builder.AddListeningPort("unix:" + admin_socket, grpc::InsecureServerCredentials());
-  admin_builder.RegisterService(&admin);
-  std::unique_ptr<grpc::Server> admin_server = admin_builder.BuildAndStart();
-  if (admin_server == nullptr) {
-    LogError(absl::StrCat("cannot serve the admin API on ", admin_socket));
+                                  listen, AbsolutePath(data_dir), tls, started});
+  RoutePkcs11(rpc, pkcs11_rpcs, service);
+  RouteAdmin(rpc, admin_rpcs, admin);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    LogError(absl::StrCat("cannot listen on ", listen, " (address in use?) or on the admin socket ", admin_socket));
     return 1;
   }
+  // The routes needed the admin service before the port was known; no call
+  // is served before Start.
+  admin.SetListenAddress(absl::StrCat(address->host, ":", port));
+  rpc.Start();
   if (absl::Status secured = SecureAdminSocket(admin_socket); !secured.ok()) {
+    server->Shutdown();
+    rpc.Stop();
     return Fail("cannot secure the admin socket", secured);
   }
 
@@ -274,9 +291,8 @@ int Run() {
   LogInfo(absl::StrCat("stopping on signal ", signal_number));
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   server->Shutdown(deadline);
-  admin_server->Shutdown(deadline);
+  rpc.Stop();
   server->Wait();
-  admin_server->Wait();
   std::remove(admin_socket.c_str());
   LogInfo("stopped");
   return 0;

@@ -4,16 +4,13 @@
 
 namespace hsm::server {
 
-grpc::ServerUnaryReactor* Pkcs11Service::Initialize(grpc::CallbackServerContext* context,
-                                                    const v1::InitializeRequest* request,
-                                                    v1::InitializeReply* reply) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Caller> caller = caller_of_(*context);
+grpc::Status Pkcs11Service::Initialize(grpc::ServerContext& context, const v1::InitializeRequest& request,
+                                       v1::InitializeReply* reply) {
+  absl::StatusOr<Caller> caller = caller_of_(context);
   if (!caller.ok()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message())));
-    return reactor;
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
   }
-  reply->set_rv(ToRv(hsm_->Initialize(caller->tenant_id, caller->identity + " at " + context->peer(), *request,
+  reply->set_rv(ToRv(hsm_->Initialize(caller->tenant_id, caller->identity + " at " + context.peer(), request,
                                       reply)));
   if (audit_ != nullptr && reply->rv() != CKR_OK) {
     AuditEvent event;
@@ -23,8 +20,7 @@ grpc::ServerUnaryReactor* Pkcs11Service::Initialize(grpc::CallbackServerContext*
     event.result = AuditResult(reply->rv());
     audit_->Record(event);
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 bool Pkcs11Service::IsAudited(const char* name) {

@@ -90,7 +90,7 @@ std::optional<std::string> TenantMap::TenantFor(const std::vector<std::string>& 
 bool TenantMap::IsRevoked(const std::string& serial_hex) const { return revoked_.count(NormalizeSerial(serial_hex)) != 0; }
 
 CallerResolver TlsCallerResolver(TenantMap map, storage::TokenStore* tokens) {
-  return [map = std::move(map), tokens](const grpc::CallbackServerContext& context) -> absl::StatusOr<Caller> {
+  return [map = std::move(map), tokens](const grpc::ServerContextBase& context) -> absl::StatusOr<Caller> {
     std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth == nullptr || !auth->IsPeerAuthenticated()) {
       return absl::UnauthenticatedError("no client certificate");
@@ -115,7 +115,7 @@ CallerResolver TlsCallerResolver(TenantMap map, storage::TokenStore* tokens) {
 }
 
 CallerResolver FixedCallerResolver(uint64_t tenant_id, std::string tenant) {
-  return [tenant_id, tenant = std::move(tenant)](const grpc::CallbackServerContext&) -> absl::StatusOr<Caller> {
+  return [tenant_id, tenant = std::move(tenant)](const grpc::ServerContextBase&) -> absl::StatusOr<Caller> {
     return Caller{tenant_id, tenant, "development"};
   };
 }

@@ -1,0 +1,91 @@
+#include "server/rpc_server.h"
+
+#include <sched.h>
+
+#include <chrono>
+
+namespace hsm::server {
+
+RpcServer::RpcServer(grpc::ServerBuilder& builder, Options options)
+    : options_(options), cq_(builder.AddCompletionQueue()) {
+  if (options_.threads < 2) options_.threads = 2;  // one polls while another runs a long call
+}
+
+RpcServer::~RpcServer() { Stop(); }
+
+void RpcServer::Start() {
+  for (const auto& arm : arm_routes_) arm();
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+void RpcServer::Stop() {
+  if (cq_ == nullptr) return;
+  cq_->Shutdown();
+  if (threads_.empty()) {  // never started: drain what was armed
+    void* tag;
+    bool ok;
+    while (cq_->Next(&tag, &ok)) static_cast<Event*>(tag)->Proceed(false);
+  }
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+  cq_.reset();
+}
+
+bool RpcServer::Next(void** tag, bool* ok) {
+  // Poll without sleeping first: a busy client's next call usually comes
+  // within a few tens of µs. Only the leader polls, so this is the thread
+  // gRPC lets wait in epoll; sched_yield gives the core away if anything else
+  // wants it.
+  if (options_.spin > absl::ZeroDuration()) {
+    const auto until = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.spin);
+    do {
+      switch (cq_->AsyncNext(tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC))) {
+        case grpc::CompletionQueue::GOT_EVENT:
+          return true;
+        case grpc::CompletionQueue::SHUTDOWN:
+          return false;
+        case grpc::CompletionQueue::TIMEOUT:
+          sched_yield();
+          break;
+      }
+    } while (std::chrono::steady_clock::now() < until);
+  }
+  return cq_->Next(tag, ok);
+}
+
+void RpcServer::Loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      leader_wanted_.wait(lock, [this] { return !has_leader_ || stopped_; });
+      if (stopped_) return;
+      has_leader_ = true;
+    }
+    // Lead until an event may block; then let a follower lead while this
+    // thread runs it.
+    for (;;) {
+      void* tag;
+      bool ok;
+      if (!Next(&tag, &ok)) {  // shut down and drained
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopped_ = true;
+        has_leader_ = false;
+        leader_wanted_.notify_all();
+        return;
+      }
+      Event* event = static_cast<Event*>(tag);
+      if (event->MayBlock(ok)) {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          has_leader_ = false;
+        }
+        leader_wanted_.notify_one();
+        event->Proceed(ok);
+        break;
+      }
+      event->Proceed(ok);
+    }
+  }
+}
+
+}  // namespace hsm::server
