@@ -113,7 +113,10 @@ absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
   return std::unique_ptr<LmdbEnv>(new LmdbEnv(env, info.me_mapsize));
 }
 
-LmdbEnv::~LmdbEnv() { mdb_env_close(env_); }
+LmdbEnv::~LmdbEnv() {
+  for (MDB_txn* reader : idle_readers_) mdb_txn_abort(reader);
+  mdb_env_close(env_);
+}
 
 absl::StatusOr<MDB_dbi> LmdbEnv::OpenDatabase(const std::string& name) {
   std::lock_guard<std::mutex> write_lock(write_mutex_);
@@ -134,11 +137,28 @@ absl::StatusOr<MDB_dbi> LmdbEnv::OpenDatabase(const std::string& name) {
 
 absl::Status LmdbEnv::Read(const std::function<absl::Status(Txn&)>& body) {
   std::shared_lock<std::shared_mutex> lock(resize_mutex_);
+  // Reuse a reset read transaction (mdb_txn_renew) rather than begin one:
+  // its reader slot is already taken.
   MDB_txn* raw = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &raw);
-  if (rc != 0) return LmdbError(rc, "begin read");
+  {
+    std::lock_guard<std::mutex> idle_lock(idle_readers_mutex_);
+    if (!idle_readers_.empty()) {
+      raw = idle_readers_.back();
+      idle_readers_.pop_back();
+    }
+  }
+  int rc = raw != nullptr ? mdb_txn_renew(raw) : mdb_txn_begin(env_, nullptr, MDB_RDONLY, &raw);
+  if (rc != 0) {
+    if (raw != nullptr) mdb_txn_abort(raw);
+    return LmdbError(rc, "begin read");
+  }
   Txn txn(raw);
-  return body(txn);
+  absl::Status status = body(txn);
+  txn.txn_ = nullptr;
+  mdb_txn_reset(raw);
+  std::lock_guard<std::mutex> idle_lock(idle_readers_mutex_);
+  idle_readers_.push_back(raw);
+  return status;
 }
 
 absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {

@@ -14,6 +14,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <optional>
 
 #include "absl/status/status.h"
@@ -94,6 +95,10 @@ class LmdbEnv {
   // Shared by every transaction; taken exclusively to resize the map, which
   // LMDB allows only while this process has no transaction open.
   std::shared_mutex resize_mutex_;
+  // Read transactions reset after use, renewed by the next Read: cheaper than
+  // a new one each time (at most one per thread that ever read at once).
+  std::mutex idle_readers_mutex_;
+  std::vector<MDB_txn*> idle_readers_;
   // LMDB allows one write transaction at a time; it waits on its own lock,
   // but serialising here keeps the resize logic simple.
   std::mutex write_mutex_;
