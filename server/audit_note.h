@@ -5,8 +5,10 @@
 #define HSM_SERVER_AUDIT_NOTE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "server/audit_log.h"
 #include "storage/object_store.h"
 
 namespace hsm::server {
@@ -19,8 +21,29 @@ struct AuditNote {
 
 // Notes the object a call resolved or created (the last one noted wins).
 void NoteObject(uint64_t handle, const storage::AttributeSet& attributes);
-// Takes the current call's note, leaving it empty.
+// Takes the current call's note, leaving it empty (the deferred Init's too).
 AuditNote TakeAuditNote();
+
+// A C_*Init the client library deferred into a data call (DataRequest.init
+// ...). The adapter audits RPCs by name, and C_Sign is not audited: the Init
+// leaves this note so that the adapter can write the record the Init RPC
+// would have made (DeferredInitEvent).
+struct DeferredInitNote {
+  std::string operation;  // "C_SignInit", "C_DecryptInit" ...
+  uint64_t session = 0;
+  uint64_t mechanism = 0;
+  uint64_t rv = 0;
+  AuditNote object;  // the key the Init resolved
+};
+
+// Notes the deferred Init the current call ran; the object noted so far
+// (the Init's key) goes with it.
+void NoteDeferredInit(const std::string& operation, uint64_t session, uint64_t mechanism, uint64_t rv);
+// Takes the current call's deferred Init, if it ran one.
+std::optional<DeferredInitNote> TakeDeferredInit();
+// The audit record of a deferred Init, but for who called (tenant, client,
+// application), which only the adapter knows.
+AuditEvent DeferredInitEvent(const DeferredInitNote& note);
 
 }  // namespace hsm::server
 

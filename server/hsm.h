@@ -187,6 +187,12 @@ class Hsm {
   // objects), or CKR_KEY_HANDLE_INVALID.
   absl::StatusOr<std::shared_ptr<const UsableKey>> KeyFor(Application& app, const Session& session,
                                                           uint64_t handle);
+  // The C_*Init a data call carries (DataRequest.init ...), run exactly as
+  // the Init RPC `init` (audited as `name`) would run it on the call's
+  // session; OK at once if the call carries none.
+  using InitMethod = absl::Status (Hsm::*)(Application&, const v1::OperationInitRequest&, v1::StatusReply*);
+  template <typename Request>
+  absl::Status RunCarriedInit(Application& app, const Request& request, InitMethod init, const char* name);
   // Stores a generated or unwrapped key and primes the key cache with it.
   absl::StatusOr<uint64_t> StoreNewKey(Application& app, const Session& session,
                                        const storage::AttributeSet& object, crypto::EvpPkeyPtr pkey);

@@ -6,6 +6,11 @@
 // a length query or CKR_BUFFER_TOO_SMALL keeps the operation (and any output
 // already computed, which the retry receives); any other error ends it, and
 // so does the single-part call or Final that succeeds.
+//
+// A data call may carry its operation's Init (deferred by the client library):
+// that Init runs first, exactly as its own RPC would, and the call itself only
+// if the Init succeeded. A successful Init tells the client what it needs to
+// decide such deferrals (KeyFacts).
 #include <functional>
 
 #include "server/attribute_rules.h"
@@ -122,67 +127,95 @@ absl::Status StartOperation(Active<Operation>& active, absl::StatusOr<std::uniqu
   return absl::OkStatus();
 }
 
+// Tells the client, once an Init on `handle` succeeded, the facts its
+// deferral of later Inits rests on (proto KeyFacts). Their presence also
+// tells it that this hsmd runs the Inits data calls carry.
+void TellKeyFacts(uint64_t handle, const UsableKey& key, v1::StatusReply* reply) {
+  v1::KeyFacts* facts = reply->mutable_key_facts();
+  facts->set_token_object(handle < kFirstSessionObjectHandle);
+  auto always = key.attributes.find(CKA_ALWAYS_AUTHENTICATE);
+  if (always != key.attributes.end() && always->second.value_case() == hsm::v1::Attribute::kBoolean) {
+    facts->set_always_authenticate(always->second.boolean());
+  }
+}
+
+// Starts the operation and, if it started, tells the key facts.
+template <typename Operation>
+absl::Status StartKeyOperation(Active<Operation>& active, absl::StatusOr<std::unique_ptr<Operation>> made,
+                               bool needs_context_login, uint64_t handle, const UsableKey& key,
+                               v1::StatusReply* reply) {
+  HSM_RETURN_IF_ERROR(StartOperation(active, std::move(made), needs_context_login));
+  TellKeyFacts(handle, key, reply);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status Hsm::EncryptInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply*) {
+absl::Status Hsm::EncryptInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
   if (ops->encrypt) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_ENCRYPT, CKA_ENCRYPT));
-  return StartOperation(ops->encrypt,
-                        crypto::NewEncryptOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-                        false);
+  return StartKeyOperation(
+      ops->encrypt, crypto::NewEncryptOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
+      false, request.key(), *key, reply);
 }
 
-absl::Status Hsm::DecryptInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply*) {
+absl::Status Hsm::DecryptInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
   if (ops->decrypt) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_DECRYPT, CKA_DECRYPT));
-  return StartOperation(ops->decrypt,
-                        crypto::NewDecryptOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-                        BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false));
+  return StartKeyOperation(
+      ops->decrypt, crypto::NewDecryptOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
+      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply);
 }
 
-absl::Status Hsm::DigestInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply*) {
+absl::Status Hsm::DigestInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
   if (ops->digest) return RvError(CKR_OPERATION_ACTIVE);
   const crypto::MechanismInfo* info = crypto::FindMechanism(request.mechanism().type());
   if (info == nullptr || (info->flags & CKF_DIGEST) == 0) return RvError(CKR_MECHANISM_INVALID);
-  return StartOperation(ops->digest, crypto::NewDigestOperation(ToMechanismParams(request.mechanism())), false);
+  HSM_RETURN_IF_ERROR(
+      StartOperation(ops->digest, crypto::NewDigestOperation(ToMechanismParams(request.mechanism())), false));
+  // No key, so no facts; their presence tells the client that this hsmd runs
+  // the Inits data calls carry.
+  reply->mutable_key_facts();
+  return absl::OkStatus();
 }
 
-absl::Status Hsm::SignInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply*) {
+absl::Status Hsm::SignInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
   if (ops->sign) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_SIGN, CKA_SIGN));
-  return StartOperation(ops->sign,
-                        crypto::NewSignOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-                        BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false));
+  return StartKeyOperation(
+      ops->sign, crypto::NewSignOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
+      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply);
 }
 
-absl::Status Hsm::VerifyInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply*) {
+absl::Status Hsm::VerifyInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
   if (ops->verify) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_VERIFY, CKA_VERIFY));
-  return StartOperation(ops->verify,
-                        crypto::NewVerifyOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-                        false);
+  return StartKeyOperation(
+      ops->verify, crypto::NewVerifyOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
+      false, request.key(), *key, reply);
 }
 
-absl::Status Hsm::SignRecoverInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply*) {
+absl::Status Hsm::SignRecoverInit(Application& app, const v1::OperationInitRequest& request,
+                                  v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
@@ -192,11 +225,12 @@ absl::Status Hsm::SignRecoverInit(Application& app, const v1::OperationInitReque
   ops->sign_recover.operation = std::make_unique<RecoverOperation>(
       RecoverOperation{ToMechanismParams(request.mechanism()), key->pkey});
   ops->sign_recover.needs_context_login = BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false);
+  TellKeyFacts(request.key(), *key, reply);
   return absl::OkStatus();
 }
 
 absl::Status Hsm::VerifyRecoverInit(Application& app, const v1::OperationInitRequest& request,
-                                    v1::StatusReply*) {
+                                    v1::StatusReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
   auto ops = OperationsOf(session);
   std::lock_guard<std::mutex> lock(ops->mutex);
@@ -209,10 +243,25 @@ absl::Status Hsm::VerifyRecoverInit(Application& app, const v1::OperationInitReq
       CheckKeyUse(*key, request.mechanism().type(), CKF_VERIFY_RECOVER, CKA_VERIFY_RECOVER, CKA_VERIFY));
   ops->verify_recover.operation = std::make_unique<RecoverOperation>(
       RecoverOperation{ToMechanismParams(request.mechanism()), key->pkey});
+  TellKeyFacts(request.key(), *key, reply);
   return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------- calls
+
+template <typename Request>
+absl::Status Hsm::RunCarriedInit(Application& app, const Request& request, InitMethod init, const char* name) {
+  if (!request.has_init()) return absl::OkStatus();
+  v1::OperationInitRequest carried = request.init();
+  carried.set_app(request.app());
+  carried.set_session(request.session());
+  v1::StatusReply ignored;  // the client learned the key facts at the Init it did not defer
+  // ToRv logs an internal failure here, once; the error returned carries the
+  // CK_RV only, so the adapter does not log it again.
+  const CK_RV rv = ToRv((this->*init)(app, carried, &ignored));
+  NoteDeferredInit(name, request.session(), carried.mechanism().type(), rv);
+  return rv == CKR_OK ? absl::OkStatus() : RvError(rv);
+}
 
 namespace {
 
@@ -243,13 +292,22 @@ absl::Status RunWithoutOutput(Active<Operation>& active, bool ends, const std::f
 
 }  // namespace
 
-#define HSM_WITH_OPERATIONS(app, request)                                   \
-  HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session())); \
-  auto ops = OperationsOf(session);                                          \
+// The start of every call below: the Init it carries, if any (`Init` names
+// the Init RPC of its kind), then the session's operations, locked.
+#define HSM_WITH_OPERATIONS(app, request, Init)                                       \
+  HSM_RETURN_IF_ERROR(RunCarriedInit(app, request, &Hsm::Init, "C_" #Init));          \
+  HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));         \
+  auto ops = OperationsOf(session);                                                  \
+  std::lock_guard<std::mutex> ops_lock(ops->mutex)
+
+// DigestKey's request (ObjectRequest) carries no Init.
+#define HSM_WITH_OPERATIONS_NO_INIT(app, request)                                     \
+  HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));         \
+  auto ops = OperationsOf(session);                                                  \
   std::lock_guard<std::mutex> ops_lock(ops->mutex)
 
 absl::Status Hsm::Encrypt(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
   return RunWithOutput(active, request.output(), estimate, true,
@@ -257,7 +315,7 @@ absl::Status Hsm::Encrypt(Application& app, const v1::DataRequest& request, v1::
 }
 
 absl::Status Hsm::EncryptUpdate(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
   return RunWithOutput(active, request.output(), estimate, false,
@@ -265,14 +323,14 @@ absl::Status Hsm::EncryptUpdate(Application& app, const v1::DataRequest& request
 }
 
 absl::Status Hsm::EncryptFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(0) : 0;
   return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Decrypt(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
   return RunWithOutput(active, request.output(), estimate, true,
@@ -280,7 +338,7 @@ absl::Status Hsm::Decrypt(Application& app, const v1::DataRequest& request, v1::
 }
 
 absl::Status Hsm::DecryptUpdate(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
   return RunWithOutput(active, request.output(), estimate, false,
@@ -288,14 +346,14 @@ absl::Status Hsm::DecryptUpdate(Application& app, const v1::DataRequest& request
 }
 
 absl::Status Hsm::DecryptFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(0) : 0;
   return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Digest(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, DigestInit);
   auto& active = ops->digest;
   const size_t estimate = active ? active.operation->DigestLength() : 0;
   return RunWithOutput(active, request.output(), estimate, true,
@@ -303,13 +361,13 @@ absl::Status Hsm::Digest(Application& app, const v1::DataRequest& request, v1::D
 }
 
 absl::Status Hsm::DigestUpdate(Application& app, const v1::DataRequest& request, v1::StatusReply*) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, DigestInit);
   auto& active = ops->digest;
   return RunWithoutOutput(active, false, [&] { return active.operation->Update(request.data()); });
 }
 
 absl::Status Hsm::DigestKey(Application& app, const v1::ObjectRequest& request, v1::StatusReply*) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS_NO_INIT(app, request);
   auto& active = ops->digest;
   return RunWithoutOutput(active, false, [&]() -> absl::Status {
     HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.object()));
@@ -322,14 +380,14 @@ absl::Status Hsm::DigestKey(Application& app, const v1::ObjectRequest& request, 
 }
 
 absl::Status Hsm::DigestFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, DigestInit);
   auto& active = ops->digest;
   const size_t estimate = active ? active.operation->DigestLength() : 0;
   return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Sign(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, SignInit);
   auto& active = ops->sign;
   const size_t estimate = active ? active.operation->SignatureLength() : 0;
   return RunWithOutput(active, request.output(), estimate, true,
@@ -337,20 +395,20 @@ absl::Status Hsm::Sign(Application& app, const v1::DataRequest& request, v1::Dat
 }
 
 absl::Status Hsm::SignUpdate(Application& app, const v1::DataRequest& request, v1::StatusReply*) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, SignInit);
   auto& active = ops->sign;
   return RunWithoutOutput(active, false, [&] { return active.operation->Update(request.data()); });
 }
 
 absl::Status Hsm::SignFinal(Application& app, const v1::OutputRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, SignInit);
   auto& active = ops->sign;
   const size_t estimate = active ? active.operation->SignatureLength() : 0;
   return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::SignRecover(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, SignRecoverInit);
   auto& active = ops->sign_recover;
   const size_t estimate = active ? static_cast<size_t>(EVP_PKEY_get_size(active.operation->key.get())) : 0;
   return RunWithOutput(active, request.output(), estimate, true, [&] {
@@ -359,26 +417,26 @@ absl::Status Hsm::SignRecover(Application& app, const v1::DataRequest& request, 
 }
 
 absl::Status Hsm::Verify(Application& app, const v1::VerifyRequest& request, v1::StatusReply*) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, VerifyInit);
   auto& active = ops->verify;
   return RunWithoutOutput(active, true,
                           [&] { return active.operation->VerifyOnce(request.data(), request.signature()); });
 }
 
 absl::Status Hsm::VerifyUpdate(Application& app, const v1::DataRequest& request, v1::StatusReply*) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, VerifyInit);
   auto& active = ops->verify;
   return RunWithoutOutput(active, false, [&] { return active.operation->Update(request.data()); });
 }
 
 absl::Status Hsm::VerifyFinal(Application& app, const v1::VerifyRequest& request, v1::StatusReply*) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, VerifyInit);
   auto& active = ops->verify;
   return RunWithoutOutput(active, true, [&] { return active.operation->Final(request.signature()); });
 }
 
 absl::Status Hsm::VerifyRecover(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
-  HSM_WITH_OPERATIONS(app, request);
+  HSM_WITH_OPERATIONS(app, request, VerifyRecoverInit);
   auto& active = ops->verify_recover;
   const size_t estimate = active ? static_cast<size_t>(EVP_PKEY_get_size(active.operation->key.get())) : 0;
   return RunWithOutput(active, request.output(), estimate, true, [&] {
@@ -387,5 +445,6 @@ absl::Status Hsm::VerifyRecover(Application& app, const v1::DataRequest& request
 }
 
 #undef HSM_WITH_OPERATIONS
+#undef HSM_WITH_OPERATIONS_NO_INIT
 
 }  // namespace hsm::server
