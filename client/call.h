@@ -1,6 +1,7 @@
 // What the PKCS #11 functions share: a call on a session (the library held,
-// the handle checked and mapped to hsmd's session), the output-buffer
-// conventions of PKCS #11 section 5.2, and blank-padded text fields.
+// the handle checked and mapped to hsmd's session, the session's deferred
+// Inits sent first), the output-buffer conventions of PKCS #11 section 5.2,
+// and blank-padded text fields.
 #ifndef HSM_CLIENT_CALL_H_
 #define HSM_CLIENT_CALL_H_
 
@@ -8,6 +9,7 @@
 
 #include "client/connection.h"
 #include "client/library.h"
+#include "client/operations.h"
 #include "client/session_table.h"
 #include "third_party/pkcs11/pkcs11.h"
 
@@ -22,13 +24,29 @@ class SessionCall {
 
   CK_RV status() const { return status_; }
   Library& library() { return *library_; }
+  CK_SESSION_HANDLE handle() const { return handle_; }
+  // The entry as it was when the call started.
   const SessionEntry& session() const { return entry_; }
 
-  // Sends `request` on this session. A session hsmd no longer knows is
-  // dropped from the table.
+  // Sends `request` on this session, after the session's deferred Inits
+  // (operations.h). A session hsmd no longer knows is dropped from the table.
   template <typename Request, typename Reply>
   CK_RV Run(Rpc<Request, Reply> rpc, Request& request, Reply* reply,
             Deadline deadline = Deadline::kNormal) {
+    SendDeferredInits();
+    return Send(rpc, request, reply, deadline);
+  }
+
+  // Sends this session's deferred Inits on their own (but not `keep`'s),
+  // or waits while another thread sends them.
+  void SendDeferredInits(std::optional<OpKind> keep = std::nullopt, bool order_held = false) {
+    client::SendDeferredInits(*library_, handle_, keep, nullptr, order_held);
+  }
+
+  // Run without sending the deferred Inits first: for the data calls, which
+  // carry their own (fn_crypto.cc).
+  template <typename Request, typename Reply>
+  CK_RV Send(Rpc<Request, Reply> rpc, Request& request, Reply* reply, Deadline deadline = Deadline::kNormal) {
     request.set_session(entry_.server_session);
     CK_RV rv = library_->connection.Call(rpc, request, reply, CallKind::kSession, deadline);
     if (rv == CKR_SESSION_HANDLE_INVALID) library_->sessions.Remove(handle_);

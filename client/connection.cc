@@ -14,6 +14,11 @@ namespace {
 constexpr uint32_t kLibraryMajor = 0;
 constexpr uint32_t kLibraryMinor = 1;
 
+// How long a deferred close may wait for the application's next call before
+// the heartbeat thread sends it: the session counts against the tenant's
+// session quota until hsmd has it.
+constexpr std::chrono::milliseconds kCloseWait(1000);
+
 std::string ReadFile(const std::string& path) {
   std::ifstream file(path);
   std::stringstream content;
@@ -122,15 +127,26 @@ void Connection::AwaitReconnect() {
 
 void Connection::HeartbeatLoop() {
   std::unique_lock<std::mutex> lock(heartbeat_mutex_);
+  auto next_heartbeat = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_interval_ms_);
   while (!stopping_) {
-    heartbeat_cv_.wait_for(lock, std::chrono::milliseconds(heartbeat_interval_ms_));
+    // Wakes at least every kCloseWait to send closes the application left
+    // waiting (it made no call since).
+    heartbeat_cv_.wait_until(lock, std::min(next_heartbeat, std::chrono::steady_clock::now() + kCloseWait));
     if (stopping_) break;
     if (app_.load(std::memory_order_acquire) == 0) continue;  // nothing to keep alive
+    const bool heartbeat_due = std::chrono::steady_clock::now() >= next_heartbeat;
     lock.unlock();
-    v1::AppRequest request;
-    v1::StatusReply reply;
-    Call(&v1::Pkcs11::Stub::Heartbeat, request, &reply);
+    if (heartbeat_due) {
+      v1::AppRequest request;
+      v1::StatusReply reply;
+      Call(&v1::Pkcs11::Stub::Heartbeat, request, &reply);  // sends the queued closes too
+    } else if (ClosesWaited(kCloseWait)) {
+      SendQueuedCloses();
+    }
     lock.lock();
+    if (heartbeat_due) {
+      next_heartbeat = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_interval_ms_);
+    }
   }
 }
 
@@ -145,6 +161,7 @@ void Connection::StopHeartbeat() {
 
 void Connection::Finalize() {
   StopHeartbeat();
+  SendQueuedCloses();
   uint64_t app = app_.exchange(0);
   if (app == 0) return;
   v1::AppRequest request;
@@ -153,6 +170,93 @@ void Connection::Finalize() {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
   stub_->Finalize(&context, request, &reply);  // hsmd drops us by timeout anyway
+}
+
+void Connection::QueueClose(uint64_t session, uint64_t epoch) {
+  const uint64_t app = app_.load(std::memory_order_acquire);
+  // A session of a registration hsmd forgot is closed already.
+  if (app == 0 || epoch != epoch_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(close_queue_mutex_);
+  close_queue_.push_back(QueuedClose{app, session, std::chrono::steady_clock::now()});
+  unsent_closes_.fetch_add(1, std::memory_order_release);
+}
+
+std::vector<Connection::QueuedClose> Connection::TakeQueuedCloses(uint64_t app) {
+  std::vector<QueuedClose> taken, kept;
+  {
+    std::lock_guard<std::mutex> lock(close_queue_mutex_);
+    taken.swap(close_queue_);
+  }
+  size_t dropped = 0;
+  for (QueuedClose& close : taken) {
+    if (close.app == app) {
+      kept.push_back(close);
+    } else {
+      ++dropped;
+    }
+  }
+  unsent_closes_.fetch_sub(dropped, std::memory_order_release);
+  return kept;
+}
+
+void Connection::Requeue(const std::vector<QueuedClose>& closes) {
+  std::lock_guard<std::mutex> lock(close_queue_mutex_);
+  close_queue_.insert(close_queue_.begin(), closes.begin(), closes.end());
+}
+
+bool Connection::ClosesWaited(std::chrono::milliseconds age) {
+  if (unsent_closes_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard<std::mutex> lock(close_queue_mutex_);
+  return !close_queue_.empty() && std::chrono::steady_clock::now() - close_queue_.front().queued >= age;
+}
+
+void Connection::SendQueuedCloses() {
+  if (unsent_closes_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard<std::mutex> order(close_order_);
+  std::vector<QueuedClose> closes = TakeQueuedCloses(app_.load(std::memory_order_acquire));
+  for (size_t i = 0; i < closes.size(); ++i) {
+    v1::SessionRequest request;
+    request.set_app(closes[i].app);
+    request.set_session(closes[i].session);
+    v1::StatusReply reply;
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineFor(Deadline::kNormal));
+    grpc::Status status = stub_->CloseSession(&context, request, &reply);
+    if (status.ok()) {
+      NoteReachable();  // its rv does not matter: the session is gone either way
+    } else if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      Forget(closes[i].app);  // hsmd forgot the application, and its sessions: the rest are moot
+      break;
+    } else {
+      // hsmd may not have it: keep this close and the rest for the next call.
+      TransportFailure(status);
+      Requeue(std::vector<QueuedClose>(closes.begin() + i, closes.end()));
+      unsent_closes_.fetch_sub(i, std::memory_order_release);
+      return;
+    }
+  }
+  unsent_closes_.fetch_sub(closes.size(), std::memory_order_release);
+}
+
+CK_RV Connection::OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply) {
+  std::unique_lock<std::mutex> order(close_order_, std::defer_lock);
+  std::vector<QueuedClose> closes;
+  if (unsent_closes_.load(std::memory_order_acquire) != 0) {
+    order.lock();  // held until hsmd has them
+    const uint64_t app = app_.load(std::memory_order_acquire);
+    closes = TakeQueuedCloses(app);
+    request.set_app(app);  // Send drops the closes if the registration changes
+    for (const QueuedClose& close : closes) request.add_close_first(close.session);
+  }
+  CK_RV rv = Send(&v1::Pkcs11::Stub::OpenSession, request, reply, CallKind::kApplication, Deadline::kNormal);
+  if (rv == CKR_DEVICE_ERROR && !closes.empty()) {
+    // A transport failure, or a fault inside hsmd: either way hsmd may not
+    // have closed them.
+    Requeue(closes);
+    return rv;
+  }
+  unsent_closes_.fetch_sub(closes.size(), std::memory_order_release);
+  return rv;
 }
 
 }  // namespace hsm::client

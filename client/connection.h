@@ -11,6 +11,12 @@
 //   dropped us) -> register again; a session-bound call then reports
 //   CKR_SESSION_HANDLE_INVALID, any other call is retried once.
 // Registration is lazy: C_Initialize needs no server, the first call does.
+//
+// C_CloseSession's RPC is deferred (QueueClose): the closes travel with the
+// next OpenSession (OpenSessionRequest.close_first), or are sent as
+// CloseSession RPCs before any other call goes out, by the heartbeat thread
+// once they have waited a second, and at C_Finalize. So hsmd has applied
+// every close before it answers any later call of the application.
 #ifndef HSM_CLIENT_CONNECTION_H_
 #define HSM_CLIENT_CONNECTION_H_
 
@@ -23,6 +29,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "client/config.h"
 #include "proto/hsm/v1/pkcs11.grpc.pb.h"
@@ -50,14 +58,41 @@ class Connection {
   // The current registration; sessions opened under another are stale.
   uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
 
+  // Sends `request`. The queued closes go first (an OpenSession carries
+  // them; see OpenSessionWithCloses).
   template <typename Request, typename Reply>
   CK_RV Call(Rpc<Request, Reply> rpc, Request& request, Reply* reply,
              CallKind kind = CallKind::kApplication, Deadline deadline = Deadline::kNormal) {
+    static_assert(!std::is_same_v<Request, v1::OpenSessionRequest>, "use OpenSessionWithCloses");
+    SendQueuedCloses();
+    return Send(rpc, request, reply, kind, deadline);
+  }
+
+  // C_OpenSession's RPC, carrying the queued closes.
+  CK_RV OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply);
+
+  // Defers the RPC of C_CloseSession on hsmd's session `session`, opened
+  // in registration `epoch`.
+  void QueueClose(uint64_t session, uint64_t epoch);
+  // Sends the queued closes now, as CloseSession RPCs.
+  void SendQueuedCloses();
+
+  // Tells hsmd the application ends (best effort, short deadline).
+  void Finalize();
+
+ private:
+  template <typename Request, typename Reply>
+  CK_RV Send(Rpc<Request, Reply> rpc, Request& request, Reply* reply, CallKind kind, Deadline deadline) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (unreachable_reported_.load(std::memory_order_relaxed)) AwaitReconnect();
       uint64_t app = 0;
       CK_RV rv = EnsureRegistered(app);
       if (rv != CKR_OK) return rv;
+      if constexpr (std::is_same_v<Request, v1::OpenSessionRequest>) {
+        // The closes it carries belong to the registration in `app` when it
+        // was built; never send them to another one.
+        if (request.app() != app) request.clear_close_first();
+      }
       request.set_app(app);
       grpc::ClientContext context;
       context.set_deadline(DeadlineFor(deadline));
@@ -74,10 +109,21 @@ class Connection {
     return CKR_DEVICE_ERROR;
   }
 
-  // Tells hsmd the application ends (best effort, short deadline).
-  void Finalize();
+  // A deferred close: hsmd's session and the application it belongs to.
+  struct QueuedClose {
+    uint64_t app = 0;
+    uint64_t session = 0;
+    std::chrono::steady_clock::time_point queued;
+  };
+  // Takes the queued closes; those of another registration are dropped
+  // (hsmd closed those sessions when it forgot it).
+  std::vector<QueuedClose> TakeQueuedCloses(uint64_t app);
+  // Puts back closes that may not have reached hsmd. Sending one twice is
+  // harmless: hsmd never reuses a session id within an application.
+  void Requeue(const std::vector<QueuedClose>& closes);
+  // Whether the oldest queued close has waited `age` or longer.
+  bool ClosesWaited(std::chrono::milliseconds age);
 
- private:
   // The registered application id, registering first if needed.
   CK_RV EnsureRegistered(uint64_t& app);
   // hsmd no longer knows `app`: drop it (if still current) and start a new epoch.
@@ -100,6 +146,14 @@ class Connection {
   std::atomic<uint64_t> epoch_{1};
   std::mutex register_mutex_;
   std::atomic<bool> unreachable_reported_{false};
+
+  // Held from the moment queued closes are taken until hsmd has them, so a
+  // call that finds closes pending waits for them instead of overtaking.
+  std::mutex close_order_;
+  std::mutex close_queue_mutex_;
+  std::vector<QueuedClose> close_queue_;  // guarded by close_queue_mutex_
+  // Closes queued or on their way: the fast path of every call reads it.
+  std::atomic<size_t> unsent_closes_{0};
 
   std::mutex heartbeat_mutex_;
   std::condition_variable heartbeat_cv_;

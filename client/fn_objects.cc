@@ -6,6 +6,52 @@
 #include "client/functions.h"
 
 namespace hsm::client {
+namespace {
+
+// Whether the session holds a deferred Init on `key`.
+bool DefersInitOn(const SessionEntry& entry, CK_OBJECT_HANDLE key) {
+  for (const OperationTrack& track : entry.operations) {
+    if (track.deferred_init.has_value() && track.deferred_init->key() == key) return true;
+  }
+  return false;
+}
+
+// NSS reads CKA_ALWAYS_AUTHENTICATE of the key after every C_SignInit. When
+// the template is that attribute alone, the Init was deferred (so its key is
+// one whose value an earlier Init told), the reply is made here, as hsmd
+// makes it (a boolean result, sized and copied by the same code as hsmd's).
+// Only then: should another application have destroyed or changed the key,
+// the answer is stale only where the deferred Init's failure will tell.
+// False if the call must go to hsmd.
+bool AnswerLocally(SessionCall& call, CK_OBJECT_HANDLE object, const CK_ATTRIBUTE* attributes, CK_ULONG count,
+                   v1::GetAttributeValueReply* reply) {
+  if (count != 1 || attributes[0].type != CKA_ALWAYS_AUTHENTICATE) return false;
+  const SessionEntry& entry = call.session();
+  if (!DefersInitOn(entry, object)) return false;
+  std::optional<bool> value = call.library().inits.AlwaysAuthenticate(entry.epoch, entry.slot_id, object);
+  if (!value.has_value()) return false;
+  v1::AttributeResult* result = reply->add_results();
+  result->set_rv(CKR_OK);
+  result->mutable_attribute()->set_type(CKA_ALWAYS_AUTHENTICATE);
+  result->mutable_attribute()->set_boolean(*value);
+  return true;
+}
+
+// Runs `request`, a call that changes object `object` (destroys it, or its
+// attributes), after the deferred Inits that name it: their outcome would
+// change. Meanwhile nothing about the object is learned or used.
+template <typename Request>
+CK_RV ChangeObject(SessionCall& call, Rpc<Request, v1::StatusReply> rpc, CK_OBJECT_HANDLE object,
+                   Request& request) {
+  const uint64_t slot_id = call.session().slot_id;
+  InitCache::Change changes_key(call.library().inits, slot_id, object);
+  SendDeferredInitsOn(call.library(), slot_id,
+                      [object](const v1::OperationInitRequest& init) { return init.key() == object; });
+  v1::StatusReply reply;
+  return call.Run(rpc, request, &reply);
+}
+
+}  // namespace
 
 CK_RV CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
                    CK_OBJECT_HANDLE_PTR phObject) {
@@ -41,8 +87,7 @@ CK_RV DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject) {
   if (call.status() != CKR_OK) return call.status();
   v1::ObjectRequest request;
   request.set_object(hObject);
-  v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::DestroyObject, request, &reply);
+  return ChangeObject(call, &v1::Pkcs11::Stub::DestroyObject, hObject, request);
 }
 
 CK_RV GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize) {
@@ -71,7 +116,10 @@ CK_RV GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK
     query->mutable_output()->set_buffer_len(pTemplate[i].pValue == nullptr ? 0 : pTemplate[i].ulValueLen);
   }
   v1::GetAttributeValueReply reply;
-  CK_RV rv = call.Run(&v1::Pkcs11::Stub::GetAttributeValue, request, &reply);
+  CK_RV rv = AnswerLocally(call, hObject, pTemplate, ulCount, &reply)
+                 ? CKR_OK
+                 : call.Run(&v1::Pkcs11::Stub::GetAttributeValue, request, &reply);
+  if (NamesBadKey(rv)) call.library().inits.ForgetKey(call.session().slot_id, hObject);
   if (rv != CKR_OK) return rv;
   if (reply.results_size() != static_cast<int>(ulCount)) return CKR_DEVICE_ERROR;
   // Every attribute is processed; the result names the gravest problem met
@@ -121,8 +169,7 @@ CK_RV SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK
   request.set_object(hObject);
   CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
   if (rv != CKR_OK) return rv;
-  v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::SetAttributeValue, request, &reply);
+  return ChangeObject(call, &v1::Pkcs11::Stub::SetAttributeValue, hObject, request);
 }
 
 // Matches hsmd sends with the search's start: most searches (NSS looks up one

@@ -1,4 +1,9 @@
 // Session management (PKCS #11 2.40 section 5.6).
+//
+// C_CloseSession is answered at once: the handle dies here, and hsmd closes
+// the session before it serves the application's next call (Connection).
+// Calls that change the login state empty the library's Init cache
+// (init_cache.h), and C_Logout first sends the deferred Inits it could affect.
 #include "client/call.h"
 #include "client/functions.h"
 
@@ -17,7 +22,7 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
   // Read the epoch before the call: if hsmd restarts meanwhile, the session
   // is recorded under the old epoch and reported invalid, never mixed up.
   const uint64_t epoch = library->connection.epoch();
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::OpenSession, request, &reply);
+  CK_RV rv = library->connection.OpenSessionWithCloses(request, &reply);
   if (rv != CKR_OK) return rv;
   SessionEntry entry;
   entry.server_session = reply.session();
@@ -30,16 +35,20 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
 CK_RV CloseSession(CK_SESSION_HANDLE hSession) {
   SessionCall call(hSession);
   if (call.status() != CKR_OK) return call.status();
-  v1::SessionRequest request;
-  v1::StatusReply reply;
-  CK_RV rv = call.Run(&v1::Pkcs11::Stub::CloseSession, request, &reply);
-  if (rv == CKR_OK) call.library().sessions.Remove(hSession);
-  return rv;
+  Library& library = call.library();
+  // Its deferred Inits go with it: hsmd would end their operations anyway.
+  std::optional<SessionEntry> entry = library.sessions.Take(hSession);
+  if (!entry.has_value()) return CKR_SESSION_HANDLE_INVALID;  // another thread closed it meanwhile
+  library.connection.QueueClose(entry->server_session, entry->epoch);
+  // hsmd logs the application out of a token when its last session there closes.
+  if (!library.sessions.AnyOn(entry->slot_id, entry->epoch)) library.inits.Clear();
+  return CKR_OK;
 }
 
 CK_RV CloseAllSessions(CK_SLOT_ID slotID) {
   LibraryRef library;
   if (!library) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  InitCache::Change logs_out(library->inits);
   v1::SlotRequest request;
   request.set_slot_id(slotID);
   v1::StatusReply reply;
@@ -98,12 +107,21 @@ CK_RV Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR p
   request.set_user_type(userType);
   request.set_pin(reinterpret_cast<const char*>(pPin), ulPinLen);
   v1::StatusReply reply;
+  // A context-specific login changes no login state; it follows an Init on
+  // a CKA_ALWAYS_AUTHENTICATE key, which is never deferred. (Run sends this
+  // session's deferred Inits first all the same.)
+  std::optional<InitCache::Change> logs_in;
+  if (userType != CKU_CONTEXT_SPECIFIC) logs_in.emplace(call.library().inits);
   return call.Run(&v1::Pkcs11::Stub::Login, request, &reply);
 }
 
 CK_RV Logout(CK_SESSION_HANDLE hSession) {
   SessionCall call(hSession);
   if (call.status() != CKR_OK) return call.status();
+  InitCache::Change logs_out(call.library().inits);
+  // Deferred Inits on private keys would fail once the user is logged out,
+  // where the Inits themselves succeeded: they go first.
+  SendDeferredInitsOn(call.library(), call.session().slot_id, nullptr);
   v1::SessionRequest request;
   v1::StatusReply reply;
   return call.Run(&v1::Pkcs11::Stub::Logout, request, &reply);

@@ -129,6 +129,7 @@ CK_RV InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_U
   request.set_so_pin(reinterpret_cast<const char*>(pPin), ulPinLen);
   request.set_label(reinterpret_cast<const char*>(pLabel), 32);
   v1::StatusReply reply;
+  InitCache::Change destroys_objects(library->inits);
   return library->connection.Call(&v1::Pkcs11::Stub::InitToken, request, &reply);
 }
 
@@ -139,6 +140,7 @@ CK_RV InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLe
   v1::InitPinRequest request;
   request.set_pin(reinterpret_cast<const char*>(pPin), ulPinLen);
   v1::StatusReply reply;
+  InitCache::Change changes_pin(call.library().inits);
   return call.Run(&v1::Pkcs11::Stub::InitPIN, request, &reply);
 }
 
@@ -151,6 +153,7 @@ CK_RV SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOld
   request.set_old_pin(reinterpret_cast<const char*>(pOldPin), ulOldLen);
   request.set_new_pin(reinterpret_cast<const char*>(pNewPin), ulNewLen);
   v1::StatusReply reply;
+  InitCache::Change changes_pin(call.library().inits);
   return call.Run(&v1::Pkcs11::Stub::SetPIN, request, &reply);
 }
 

@@ -13,6 +13,7 @@
 
 #include "client/config.h"
 #include "client/connection.h"
+#include "client/init_cache.h"
 #include "client/session_table.h"
 #include "third_party/pkcs11/pkcs11.h"
 
@@ -23,6 +24,7 @@ struct Library {
   Config config;
   Connection connection;
   SessionTable sessions;
+  InitCache inits;
 };
 
 // A call's hold on the library: false if it is not initialized.

@@ -39,6 +39,20 @@ TEST_F(QuotaTest, SessionsStopAtTheLimit) {
   EXPECT_THAT(Audit(), ::testing::HasSubstr("\"operation\":\"C_OpenSession\",\"result\":\"0x000000b1\""));
 }
 
+// The library defers C_CloseSession's RPC to its next call; an application
+// that makes none does not keep the session (and its quota) for long.
+TEST_F(QuotaTest, AClosedSessionLeavesTheQuotaWithoutAnotherCall) {
+  SetQuota(0, 1, 0);
+  CK_SESSION_HANDLE only = Open();
+  ASSERT_THAT(f_->C_CloseSession(only), RvIs(CKR_OK));
+  int holder = -1;  // another application's C_OpenSession, until the quota allows it
+  for (int attempt = 0; attempt < 50 && holder != 0; ++attempt) {
+    usleep(100 * 1000);
+    holder = RunSessionHolder(*hsmd_);
+  }
+  EXPECT_EQ(holder, 0) << "the closed session still counted after 5 s";
+}
+
 TEST_F(QuotaTest, TokenObjectsStopAtTheLimit) {
   SetQuota(3, 0, 0);
   CK_SESSION_HANDLE session = Open();
