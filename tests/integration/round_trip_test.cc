@@ -12,8 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/integration/crypto_support.h"
 
@@ -376,6 +379,45 @@ TEST_F(RoundTripTest, ClosingTheLastSessionLogsOutAndForgetsTheInits) {
   CK_SESSION_HANDLE read_only = Open(CKF_SERIAL_SESSION);
   EXPECT_EQ(State(read_only), static_cast<CK_ULONG>(CKS_RO_PUBLIC_SESSION));
   EXPECT_THAT(f_->C_SignInit(read_only, &sha256_rsa_, rsa.private_key), RvIs(CKR_KEY_HANDLE_INVALID));
+}
+
+// NSS's signature flow from several threads at once, each signature in a
+// fresh session: deferred Inits and closes interleave across threads.
+TEST_F(RoundTripTest, ManyThreadsSignInTheirOwnSessions) {
+  const KeyPair rsa = TokenRsa();
+  Pkey public_key = RsaPublicOf(rsa.public_key);
+  CK_MECHANISM rsa_pkcs = Mech(CKM_RSA_PKCS);
+  const std::string digest_info = Sha256DigestInfo(Sha256("data"));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        CK_SESSION_HANDLE session;
+        if (f_->C_OpenSession(slot(), CKF_SERIAL_SESSION, nullptr, nullptr, &session) != CKR_OK) {
+          ++failures;
+          continue;
+        }
+        CK_BBOOL always = CK_TRUE;
+        CK_ATTRIBUTE query = {CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always)};
+        std::string signature(256, '\0');
+        CK_ULONG length = signature.size();
+        if (f_->C_SignInit(session, &rsa_pkcs, rsa.private_key) != CKR_OK ||
+            f_->C_GetAttributeValue(session, rsa.private_key, &query, 1) != CKR_OK || always != CK_FALSE ||
+            f_->C_Sign(session, In(digest_info), digest_info.size(), In(signature), &length) != CKR_OK ||
+            !OpenSslVerifyHash(public_key.get(), "SHA256", Sha256("data"), signature)) {
+          ++failures;
+        }
+        if (f_->C_CloseSession(session) != CKR_OK) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  CK_TOKEN_INFO info{};
+  ASSERT_THAT(f_->C_GetTokenInfo(slot(), &info), RvIs(CKR_OK));
+  EXPECT_EQ(info.ulSessionCount, 1u);  // session_ alone
+  EXPECT_EQ(State(session_), static_cast<CK_ULONG>(CKS_RW_USER_FUNCTIONS));
 }
 
 // hsmd audits a deferred Init as the Init RPC itself (server/audit_note.h):
