@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "proto/hsm/v1/pkcs11.pb.h"
@@ -50,7 +51,18 @@ class Pkcs11Service final {
     std::shared_ptr<Application> app = apps_->Find(request.app(), caller->tenant_id);
     if (app == nullptr) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "unknown application");
     TakeAuditNote();  // start clean
+    TakeDeferredInit();
     reply->set_rv(ToRv((hsm_->*method)(*app, request, reply)));
+    // A data call that carried its operation's Init (the client defers
+    // C_SignInit ...): the Init is audited as if it had come alone.
+    if (std::optional<DeferredInitNote> init = TakeDeferredInit();
+        init.has_value() && audit_ != nullptr && IsAudited(init->operation.c_str())) {
+      AuditEvent event = DeferredInitEvent(*init);
+      event.tenant = caller->tenant;
+      event.client = caller->identity;
+      event.application = app->id();
+      audit_->Record(event);
+    }
     if (audit_ != nullptr && (IsAudited(name) || (reply->rv() != CKR_OK && IsAuditedWhenRefused(name)))) {
       AuditCall(*caller, *app, request, name, reply->rv());
     }

@@ -421,9 +421,9 @@ TEST_F(RoundTripTest, ManyThreadsSignInTheirOwnSessions) {
 }
 
 // hsmd audits a deferred Init as the Init RPC itself (server/audit_note.h):
-// one record per C_SignInit, whether or not it was deferred. Disabled until
-// the gRPC adapter (server/pkcs11_service.h) writes DeferredInitEvent records.
-TEST_F(RoundTripTest, DISABLED_DeferredInitsAreAudited) {
+// one record per C_SignInit, whether or not it was deferred (the gRPC
+// adapter, server/pkcs11_service.h, writes the DeferredInitEvent records).
+TEST_F(RoundTripTest, DeferredInitsAreAudited) {
   const KeyPair rsa = TokenRsa(Tmpl().Bytes(CKA_LABEL, "audited-deferral"));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Sign(sha256_rsa_, rsa.private_key, "data").size(), 256u);
   std::ifstream file(hsmd_->data_dir() + "/audit.log");
