@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -35,6 +38,30 @@ std::string SerialOf(const std::string& pem) {
   OPENSSL_free(hex);
   return NormalizeSerial(out);
 }
+
+// SerialOf for the certificates of connected clients: parsing the PEM on
+// every call cost more than the rest of a small call. Bounded: a flood of
+// new certificates only clears it.
+class SerialCache {
+ public:
+  std::string SerialOf(const std::string& pem) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = serial_by_pem_.find(pem);
+      if (it != serial_by_pem_.end()) return it->second;
+    }
+    std::string serial = hsm::server::SerialOf(pem);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (serial_by_pem_.size() >= kMaxEntries) serial_by_pem_.clear();
+    serial_by_pem_.emplace(pem, serial);
+    return serial;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::string> serial_by_pem_;
+};
 
 }  // namespace
 
@@ -90,7 +117,8 @@ std::optional<std::string> TenantMap::TenantFor(const std::vector<std::string>& 
 bool TenantMap::IsRevoked(const std::string& serial_hex) const { return revoked_.count(NormalizeSerial(serial_hex)) != 0; }
 
 CallerResolver TlsCallerResolver(TenantMap map, storage::TokenStore* tokens) {
-  return [map = std::move(map), tokens](const grpc::ServerContextBase& context) -> absl::StatusOr<Caller> {
+  auto serials = std::make_shared<SerialCache>();
+  return [map = std::move(map), tokens, serials](const grpc::ServerContextBase& context) -> absl::StatusOr<Caller> {
     std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth == nullptr || !auth->IsPeerAuthenticated()) {
       return absl::UnauthenticatedError("no client certificate");
@@ -103,7 +131,7 @@ CallerResolver TlsCallerResolver(TenantMap map, storage::TokenStore* tokens) {
     }
     std::string serial;
     for (const grpc::string_ref& pem : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
-      serial = SerialOf(std::string(pem.data(), pem.size()));
+      serial = serials->SerialOf(std::string(pem.data(), pem.size()));
     }
     if (serial.empty() || map.IsRevoked(serial)) return absl::UnauthenticatedError("client certificate revoked");
     std::optional<std::string> tenant = map.TenantFor(identities);
