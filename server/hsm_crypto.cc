@@ -11,10 +11,15 @@
 // that Init runs first, exactly as its own RPC would, and the call itself only
 // if the Init succeeded. A successful Init tells the client what it needs to
 // decide such deferrals (KeyFacts).
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+
 #include <functional>
 
 #include "server/attribute_rules.h"
 #include "server/audit_note.h"
+#include "server/blocking.h"
+#include "server/crypto/key_material.h"
 #include "server/crypto/mechanism_table.h"
 #include "server/hsm.h"
 #include "server/mechanism_params.h"
@@ -139,6 +144,25 @@ void TellKeyFacts(uint64_t handle, const UsableKey& key, v1::StatusReply* reply)
   }
 }
 
+// Whether a private-key operation with `pkey` takes long enough (hundreds of
+// µs or more) that other calls should not wait behind it: RSA, and ECDSA on
+// curves other than P-256, which OpenSSL signs in tens of µs. Ed25519 and
+// secret keys (no pkey) are quick.
+bool IsSlowPrivateKey(const EVP_PKEY* pkey) {
+  if (pkey == nullptr) return false;
+  switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+      return true;
+    case EVP_PKEY_EC: {
+      absl::StatusOr<const crypto::CurveInfo*> curve = crypto::CurveOfKey(pkey);
+      return !curve.ok() || (*curve)->nid != NID_X9_62_prime256v1;
+    }
+    default:
+      return false;
+  }
+}
+
 // Starts the operation and, if it started, tells the key facts.
 template <typename Operation>
 absl::Status StartKeyOperation(Active<Operation>& active, absl::StatusOr<std::unique_ptr<Operation>> made,
@@ -170,9 +194,11 @@ absl::Status Hsm::DecryptInit(Application& app, const v1::OperationInitRequest& 
   if (ops->decrypt) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_DECRYPT, CKA_DECRYPT));
-  return StartKeyOperation(
+  HSM_RETURN_IF_ERROR(StartKeyOperation(
       ops->decrypt, crypto::NewDecryptOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply);
+      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply));
+  ops->decrypt.slow = IsSlowPrivateKey(key->pkey.get());
+  return absl::OkStatus();
 }
 
 absl::Status Hsm::DigestInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
@@ -197,9 +223,11 @@ absl::Status Hsm::SignInit(Application& app, const v1::OperationInitRequest& req
   if (ops->sign) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_SIGN, CKA_SIGN));
-  return StartKeyOperation(
+  HSM_RETURN_IF_ERROR(StartKeyOperation(
       ops->sign, crypto::NewSignOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply);
+      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply));
+  ops->sign.slow = IsSlowPrivateKey(key->pkey.get());
+  return absl::OkStatus();
 }
 
 absl::Status Hsm::VerifyInit(Application& app, const v1::OperationInitRequest& request, v1::StatusReply* reply) {
@@ -222,6 +250,7 @@ absl::Status Hsm::SignRecoverInit(Application& app, const v1::OperationInitReque
   if (ops->sign_recover) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_SIGN_RECOVER, CKA_SIGN_RECOVER));
+  ops->sign_recover.slow = IsSlowPrivateKey(key->pkey.get());
   ops->sign_recover.operation = std::make_unique<RecoverOperation>(
       RecoverOperation{ToMechanismParams(request.mechanism()), key->pkey});
   ops->sign_recover.needs_context_login = BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false);
@@ -275,6 +304,7 @@ absl::Status RunWithOutput(Active<Operation>& active, const v1::OutputSpec& outp
     active.End();
     return RvError(CKR_USER_NOT_LOGGED_IN, "CKA_ALWAYS_AUTHENTICATE key without context-specific login");
   }
+  if (active.slow) AboutToBlock();
   bool delivered = false;
   absl::Status status = Produce(active.pending, output, estimate, produce, reply, &delivered);
   if (status.ok() ? (delivered && ends) : !KeepsOperation(status)) active.End();

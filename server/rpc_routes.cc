@@ -61,7 +61,7 @@ void RoutePkcs11(RpcServer& rpc, v1::Pkcs11::AsyncService& service, Pkcs11Servic
   HSM_ROUTE(EncryptUpdate, kQuick);
   HSM_ROUTE(EncryptFinal, kQuick);
   HSM_ROUTE(DecryptInit, kQuick);
-  HSM_ROUTE(Decrypt, kMayBlock);
+  HSM_ROUTE(Decrypt, kQuick);  // an RSA key says so itself (server/blocking.h)
   HSM_ROUTE(DecryptUpdate, kQuick);
   HSM_ROUTE(DecryptFinal, kQuick);
   HSM_ROUTE(DigestInit, kQuick);
@@ -70,11 +70,11 @@ void RoutePkcs11(RpcServer& rpc, v1::Pkcs11::AsyncService& service, Pkcs11Servic
   HSM_ROUTE(DigestKey, kQuick);
   HSM_ROUTE(DigestFinal, kQuick);
   HSM_ROUTE(SignInit, kQuick);
-  HSM_ROUTE(Sign, kMayBlock);
+  HSM_ROUTE(Sign, kQuick);  // an RSA key says so itself (server/blocking.h)
   HSM_ROUTE(SignUpdate, kQuick);
-  HSM_ROUTE(SignFinal, kMayBlock);
+  HSM_ROUTE(SignFinal, kQuick);  // an RSA key says so itself (server/blocking.h)
   HSM_ROUTE(SignRecoverInit, kQuick);
-  HSM_ROUTE(SignRecover, kMayBlock);
+  HSM_ROUTE(SignRecover, kQuick);  // an RSA key says so itself (server/blocking.h)
   HSM_ROUTE(VerifyInit, kQuick);
   HSM_ROUTE(Verify, kQuick);
   HSM_ROUTE(VerifyUpdate, kQuick);

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "server/blocking.h"
+
 namespace hsm::server {
 
 RpcServer::RpcServer(grpc::ServerBuilder& builder, Options options)
@@ -53,6 +55,14 @@ bool RpcServer::Next(void** tag, bool* ok) {
   return cq_->Next(tag, ok);
 }
 
+void RpcServer::HandOffPolling() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    has_leader_ = false;
+  }
+  leader_wanted_.notify_one();
+}
+
 void RpcServer::Loop() {
   for (;;) {
     {
@@ -75,15 +85,17 @@ void RpcServer::Loop() {
       }
       Event* event = static_cast<Event*>(tag);
       if (event->MayBlock(ok)) {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          has_leader_ = false;
-        }
-        leader_wanted_.notify_one();
+        HandOffPolling();
         event->Proceed(ok);
         break;
       }
+      // A quick call may still find out that it is slow (an RSA signature):
+      // then it hands off polling from inside, and this thread follows.
+      SetBlockingHook([](void* server) { static_cast<RpcServer*>(server)->HandOffPolling(); }, this);
       event->Proceed(ok);
+      const bool handed_off = !BlockingHookPending();
+      SetBlockingHook(nullptr, nullptr);
+      if (handed_off) break;
     }
   }
 }

@@ -8,7 +8,9 @@
 // of a round trip (gRPC's callback and synchronous servers hand each call
 // between two or three threads). Before a handler that may take long (a
 // private-key operation, an LMDB write, PIN hashing) the leader first hands
-// polling over to a follower, so other calls are still taken meanwhile.
+// polling over to a follower, so other calls are still taken meanwhile; a
+// call that finds out only while running (an RSA signature) does the same
+// through server/blocking.h.
 // After a call the leader polls without sleeping for a short while
 // (`spin`), so that the next call of a busy client is taken without a
 // wake-up either.
@@ -87,6 +89,8 @@ class RpcServer {
   class UnaryCall;
 
   void Loop();
+  // The leader lets a follower poll (it is about to run something slow).
+  void HandOffPolling();
   // The next event, or nullptr when the queue has shut down.
   bool Next(void** tag, bool* ok);
 

@@ -28,12 +28,16 @@ struct Active {
   std::optional<std::string> pending;
   // The key has CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first.
   bool needs_context_login = false;
+  // Running it takes long (a private-key RSA operation ...): tell the RPC
+  // threads first (server/blocking.h).
+  bool slow = false;
 
   explicit operator bool() const { return operation != nullptr; }
   void End() {
     operation.reset();
     pending.reset();
     needs_context_login = false;
+    slow = false;
   }
 };
 

@@ -4,10 +4,12 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "proto/hsm/v1/admin.grpc.pb.h"
 #include "tests/integration/fixture.h"
@@ -45,6 +47,66 @@ TEST_F(RpcServerTest, QuickCallsAreServedWhileALongCallRuns) {
   login.join();
   EXPECT_THAT(login_rv, RvIs(CKR_OK));
   EXPECT_GE(served_during_login, 20) << "C_GenerateRandom waited for a C_Login on another session";
+}
+
+class SlowSignatureTest : public FreshHsmdTest {
+ protected:
+  HsmdProcess::Options Options() override {
+    HsmdProcess::Options options;
+    options.extra_flags = {"--rpc_threads=2"};
+    return options;
+  }
+};
+
+// C_Sign is routed as a quick call; an RSA key makes it hand polling over
+// from inside (server/blocking.h), so a signer does not hold up others.
+TEST_F(SlowSignatureTest, CallsAreServedWhileRsaSignaturesRun) {
+  CK_SESSION_HANDLE signer = Open();
+  CK_SESSION_HANDLE other = Open();
+  ASSERT_THAT(Login(signer, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
+  CK_MECHANISM generate{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_ULONG bits = 4096;
+  CK_BYTE exponent[] = {1, 0, 1};
+  CK_BBOOL yes = CK_TRUE;
+  CK_ATTRIBUTE public_template[] = {{CKA_MODULUS_BITS, &bits, sizeof bits},
+                                    {CKA_PUBLIC_EXPONENT, exponent, sizeof exponent}};
+  CK_ATTRIBUTE private_template[] = {{CKA_SIGN, &yes, sizeof yes}};
+  CK_OBJECT_HANDLE public_key, private_key;
+  ASSERT_THAT(f_->C_GenerateKeyPair(signer, &generate, public_template, 2, private_template, 1, &public_key,
+                                    &private_key),
+              RvIs(CKR_OK));
+
+  // Signatures back to back (a few ms each with RSA-4096) on one thread ...
+  std::atomic<bool> stop{false};
+  std::atomic<int> signatures{0};
+  std::thread signing([&] {
+    CK_MECHANISM sign{CKM_SHA256_RSA_PKCS, nullptr, 0};
+    CK_BYTE data[] = "to be signed", signature[512];
+    while (!stop) {
+      CK_ULONG length = sizeof signature;
+      if (f_->C_SignInit(signer, &sign, private_key) != CKR_OK ||
+          f_->C_Sign(signer, data, sizeof data, signature, &length) != CKR_OK) {
+        return;
+      }
+      ++signatures;
+    }
+  });
+  // ... while another session draws random bytes: each call should take
+  // about one round trip, not wait for the signature in progress.
+  while (signatures == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::vector<double> latencies_us;
+  CK_BYTE random[32];
+  for (int i = 0; i < 200; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_THAT(f_->C_GenerateRandom(other, random, sizeof random), RvIs(CKR_OK));
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  }
+  stop = true;
+  signing.join();
+  EXPECT_GT(signatures.load(), 1) << "the signing thread failed";
+  std::sort(latencies_us.begin(), latencies_us.end());
+  EXPECT_LT(latencies_us[latencies_us.size() / 2], 600.0)
+      << "C_GenerateRandom waited for RSA signatures of another session";
 }
 
 TEST_F(RpcServerTest, TheAdminApiIsRefusedOnTheNetworkPort) {
