@@ -84,6 +84,7 @@ CK_RV Connection::EnsureRegistered(uint64_t& app) {
   if (reply.rv() != CKR_OK) return static_cast<CK_RV>(reply.rv());
   NoteReachable();
   app = reply.app();
+  data_calls_close_sessions_.store(reply.data_calls_close_sessions(), std::memory_order_relaxed);
   app_.store(app, std::memory_order_release);
   LogDebug("registered with hsmd at " + config_.server);
 
@@ -239,24 +240,15 @@ void Connection::SendQueuedCloses() {
 }
 
 CK_RV Connection::OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply) {
-  std::unique_lock<std::mutex> order(close_order_, std::defer_lock);
-  std::vector<QueuedClose> closes;
-  if (unsent_closes_.load(std::memory_order_acquire) != 0) {
-    order.lock();  // held until hsmd has them
-    const uint64_t app = app_.load(std::memory_order_acquire);
-    closes = TakeQueuedCloses(app);
-    request.set_app(app);  // Send drops the closes if the registration changes
-    for (const QueuedClose& close : closes) request.add_close_first(close.session);
-  }
-  CK_RV rv = Send(&v1::Pkcs11::Stub::OpenSession, request, reply, CallKind::kApplication, Deadline::kNormal);
-  if (rv == CKR_DEVICE_ERROR && !closes.empty()) {
-    // A transport failure, or a fault inside hsmd: either way hsmd may not
-    // have closed them.
-    Requeue(closes);
-    return rv;
-  }
-  unsent_closes_.fetch_sub(closes.size(), std::memory_order_release);
-  return rv;
+  return SendCarryingCloses(&v1::Pkcs11::Stub::OpenSession, request, reply, CallKind::kApplication,
+                            Deadline::kNormal);
+}
+
+bool Connection::DataCallCarriesCloses(Rpc<v1::DataRequest, v1::DataReply> rpc) const {
+  // hsmd serves no dual-function call, so those would drop the closes.
+  return data_calls_close_sessions_.load(std::memory_order_relaxed) &&
+         rpc != &v1::Pkcs11::Stub::DigestEncryptUpdate && rpc != &v1::Pkcs11::Stub::DecryptDigestUpdate &&
+         rpc != &v1::Pkcs11::Stub::SignEncryptUpdate && rpc != &v1::Pkcs11::Stub::DecryptVerifyUpdate;
 }
 
 }  // namespace hsm::client

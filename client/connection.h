@@ -64,6 +64,10 @@ class Connection {
   CK_RV Call(Rpc<Request, Reply> rpc, Request& request, Reply* reply,
              CallKind kind = CallKind::kApplication, Deadline deadline = Deadline::kNormal) {
     static_assert(!std::is_same_v<Request, v1::OpenSessionRequest>, "use OpenSessionWithCloses");
+    if constexpr (std::is_same_v<Request, v1::DataRequest> && std::is_same_v<Reply, v1::DataReply>) {
+      // Data calls carry the closes too (DataRequest.close_first).
+      if (DataCallCarriesCloses(rpc)) return SendCarryingCloses(rpc, request, reply, kind, deadline);
+    }
     SendQueuedCloses();
     return Send(rpc, request, reply, kind, deadline);
   }
@@ -81,6 +85,35 @@ class Connection {
   void Finalize();
 
  private:
+  // Whether `rpc`'s DataRequest may carry the queued closes: hsmd serves it
+  // and said it applies them (InitializeReply.data_calls_close_sessions).
+  bool DataCallCarriesCloses(Rpc<v1::DataRequest, v1::DataReply> rpc) const;
+
+  // Send, with the queued closes in `request`'s close_first: the order lock
+  // is held until hsmd has them, so no call overtakes them.
+  template <typename Request, typename Reply>
+  CK_RV SendCarryingCloses(Rpc<Request, Reply> rpc, Request& request, Reply* reply, CallKind kind,
+                           Deadline deadline) {
+    std::unique_lock<std::mutex> order(close_order_, std::defer_lock);
+    std::vector<QueuedClose> closes;
+    if (unsent_closes_.load(std::memory_order_acquire) != 0) {
+      order.lock();
+      const uint64_t app = app_.load(std::memory_order_acquire);
+      closes = TakeQueuedCloses(app);
+      request.set_app(app);  // Send drops the closes if the registration changes
+      for (const QueuedClose& close : closes) request.add_close_first(close.session);
+    }
+    CK_RV rv = Send(rpc, request, reply, kind, deadline);
+    if (rv == CKR_DEVICE_ERROR && !closes.empty()) {
+      // A transport failure, or a fault inside hsmd: either way hsmd may not
+      // have closed them.
+      Requeue(closes);
+      return rv;
+    }
+    unsent_closes_.fetch_sub(closes.size(), std::memory_order_release);
+    return rv;
+  }
+
   template <typename Request, typename Reply>
   CK_RV Send(Rpc<Request, Reply> rpc, Request& request, Reply* reply, CallKind kind, Deadline deadline) {
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -88,7 +121,7 @@ class Connection {
       uint64_t app = 0;
       CK_RV rv = EnsureRegistered(app);
       if (rv != CKR_OK) return rv;
-      if constexpr (std::is_same_v<Request, v1::OpenSessionRequest>) {
+      if constexpr (std::is_same_v<Request, v1::OpenSessionRequest> || std::is_same_v<Request, v1::DataRequest>) {
         // The closes it carries belong to the registration in `app` when it
         // was built; never send them to another one.
         if (request.app() != app) request.clear_close_first();
@@ -154,6 +187,8 @@ class Connection {
   std::vector<QueuedClose> close_queue_;  // guarded by close_queue_mutex_
   // Closes queued or on their way: the fast path of every call reads it.
   std::atomic<size_t> unsent_closes_{0};
+  // From the registration: data calls may carry closes.
+  std::atomic<bool> data_calls_close_sessions_{false};
 
   std::mutex heartbeat_mutex_;
   std::condition_variable heartbeat_cv_;

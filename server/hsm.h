@@ -193,6 +193,9 @@ class Hsm {
   using InitMethod = absl::Status (Hsm::*)(Application&, const v1::OperationInitRequest&, v1::StatusReply*);
   template <typename Request>
   absl::Status RunCarriedInit(Application& app, const Request& request, InitMethod init, const char* name);
+  // The sessions a call carries in `close_first` (deferred C_CloseSession),
+  // closed as CloseSession would, before the call itself.
+  void CloseCarriedSessions(Application& app, const google::protobuf::RepeatedField<uint64_t>& sessions);
   // Stores a generated or unwrapped key and primes the key cache with it.
   absl::StatusOr<uint64_t> StoreNewKey(Application& app, const Session& session,
                                        const storage::AttributeSet& object, crypto::EvpPkeyPtr pkey);

@@ -280,6 +280,7 @@ absl::Status Hsm::VerifyRecoverInit(Application& app, const v1::OperationInitReq
 
 template <typename Request>
 absl::Status Hsm::RunCarriedInit(Application& app, const Request& request, InitMethod init, const char* name) {
+  if constexpr (std::is_same_v<Request, v1::DataRequest>) CloseCarriedSessions(app, request.close_first());
   if (!request.has_init()) return absl::OkStatus();
   v1::OperationInitRequest carried = request.init();
   carried.set_app(request.app());
@@ -322,8 +323,9 @@ absl::Status RunWithoutOutput(Active<Operation>& active, bool ends, const std::f
 
 }  // namespace
 
-// The start of every call below: the Init it carries, if any (`Init` names
-// the Init RPC of its kind), then the session's operations, locked.
+// The start of every call below: the closes and the Init it carries, if any
+// (`Init` names the Init RPC of its kind), then the session's operations,
+// locked.
 #define HSM_WITH_OPERATIONS(app, request, Init)                                       \
   HSM_RETURN_IF_ERROR(RunCarriedInit(app, request, &Hsm::Init, "C_" #Init));          \
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));         \

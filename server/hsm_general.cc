@@ -27,6 +27,7 @@ absl::Status Hsm::Initialize(uint64_t tenant_id, const std::string& peer,
   reply->mutable_server_version()->set_major(kVersionMajor);
   reply->mutable_server_version()->set_minor(kVersionMinor);
   reply->set_manufacturer(kManufacturer);
+  reply->set_data_calls_close_sessions(true);
   reply->set_heartbeat_interval_ms(
       static_cast<uint64_t>(absl::ToInt64Milliseconds(apps_->idle_timeout() / 3)));
   return absl::OkStatus();

@@ -15,14 +15,17 @@ absl::StatusOr<Session> Hsm::SessionCopy(Application& app, uint64_t session_id) 
   return *session;
 }
 
+void Hsm::CloseCarriedSessions(Application& app, const google::protobuf::RepeatedField<uint64_t>& sessions) {
+  if (sessions.empty()) return;
+  std::lock_guard<std::mutex> lock(app.mutex());
+  for (uint64_t session_id : sessions) app.CloseSession(session_id);  // gone ones: no-op
+}
+
 absl::Status Hsm::OpenSession(Application& app, const v1::OpenSessionRequest& request,
                               v1::OpenSessionReply* reply) {
   // The closes the client deferred come first, whatever becomes of the open:
   // the quota and the login state must see them.
-  if (request.close_first_size() > 0) {
-    std::lock_guard<std::mutex> lock(app.mutex());
-    for (uint64_t session_id : request.close_first()) app.CloseSession(session_id);  // gone ones: no-op
-  }
+  CloseCarriedSessions(app, request.close_first());
   HSM_ASSIGN_OR_RETURN(storage::Token token, TokenOf(app, request.slot_id()));
   if ((request.flags() & CKF_SERIAL_SESSION) == 0) {
     return RvError(CKR_SESSION_PARALLEL_NOT_SUPPORTED);

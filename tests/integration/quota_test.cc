@@ -53,6 +53,28 @@ TEST_F(QuotaTest, AClosedSessionLeavesTheQuotaWithoutAnotherCall) {
   EXPECT_EQ(holder, 0) << "the closed session still counted after 5 s";
 }
 
+// A deferred close rides on the next data call (DataRequest.close_first), or
+// goes before it: either way hsmd has applied it when that call returns, not
+// only when the heartbeat sends it a second later.
+TEST_F(QuotaTest, ACloseIsAppliedByTheNextDataCall) {
+  SetQuota(0, 2, 0);
+  CK_SESSION_HANDLE kept = Open();
+  CK_SESSION_HANDLE closed = Open();
+  CK_MECHANISM sha256{CKM_SHA256, nullptr, 0};
+  CK_BYTE data[] = "digest me", digest[32];
+  CK_ULONG length = sizeof digest;
+  // The first digest teaches the library that this C_DigestInit succeeds ...
+  ASSERT_THAT(f_->C_DigestInit(kept, &sha256), RvIs(CKR_OK));
+  ASSERT_THAT(f_->C_Digest(kept, data, sizeof data, digest, &length), RvIs(CKR_OK));
+  ASSERT_THAT(f_->C_CloseSession(closed), RvIs(CKR_OK));
+  // ... so the second is deferred, and C_Digest is this application's next RPC.
+  length = sizeof digest;
+  ASSERT_THAT(f_->C_DigestInit(kept, &sha256), RvIs(CKR_OK));
+  ASSERT_THAT(f_->C_Digest(kept, data, sizeof data, digest, &length), RvIs(CKR_OK));
+  // Another application's session fits in the quota only if hsmd closed it.
+  EXPECT_EQ(RunSessionHolder(*hsmd_), 0) << "the close did not travel with C_Digest";
+}
+
 TEST_F(QuotaTest, TokenObjectsStopAtTheLimit) {
   SetQuota(3, 0, 0);
   CK_SESSION_HANDLE session = Open();
