@@ -342,7 +342,9 @@ TEST_F(RoundTripTest, TheLocalAlwaysAuthenticateReadEqualsHsmds) {
       EXPECT_EQ(ReadAlwaysAuthenticate(key, Read::kValue), value);
       EXPECT_EQ(ReadAlwaysAuthenticate(key, Read::kLengthQuery), length);
       EXPECT_EQ(ReadAlwaysAuthenticate(key, Read::kTooSmall), too_small);
-      if (key == always.private_key) ASSERT_THAT(Login(session_, CKU_CONTEXT_SPECIFIC, hsmd_->user_pin), RvIs(CKR_OK));
+      if (key == always.private_key) {
+        ASSERT_THAT(Login(session_, CKU_CONTEXT_SPECIFIC, hsmd_->user_pin), RvIs(CKR_OK));
+      }
       std::string signature;
       ASSERT_THAT(SignInto(session_, "data", &signature), RvIs(CKR_OK));
     }
