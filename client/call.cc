@@ -5,6 +5,12 @@
 
 namespace hsm::client {
 
+void ReleaseSpareSessions(Library& library, uint64_t slot_id) {
+  for (const SessionPool::Spare& spare : library.spares.TakeSlot(slot_id)) {
+    library.connection.QueueClose(spare.server_session, spare.epoch);
+  }
+}
+
 SessionCall::SessionCall(CK_SESSION_HANDLE handle) : handle_(handle) {
   if (!library_) {
     status_ = CKR_CRYPTOKI_NOT_INITIALIZED;

@@ -6,6 +6,7 @@
 #define HSM_CLIENT_CALL_H_
 
 #include <string>
+#include <type_traits>
 
 #include "client/connection.h"
 #include "client/library.h"
@@ -14,6 +15,18 @@
 #include "third_party/pkcs11/pkcs11.h"
 
 namespace hsm::client {
+
+// The calls that create objects on a session (which may then own session
+// objects: see session_pool.h).
+template <typename Request>
+inline constexpr bool kCreatesObjects =
+    std::is_same_v<Request, hsm::v1::CreateObjectRequest> || std::is_same_v<Request, hsm::v1::CopyObjectRequest> ||
+    std::is_same_v<Request, hsm::v1::GenerateKeyRequest> || std::is_same_v<Request, hsm::v1::GenerateKeyPairRequest> ||
+    std::is_same_v<Request, hsm::v1::UnwrapKeyRequest> || std::is_same_v<Request, hsm::v1::DeriveKeyRequest>;
+
+// Closes the spare hsmd sessions of `slot_id` (session_pool.h): they go with
+// the application's next call.
+void ReleaseSpareSessions(Library& library, uint64_t slot_id);
 
 // Holds the library for one call on session `handle`. status() is
 // CKR_CRYPTOKI_NOT_INITIALIZED, CKR_SESSION_HANDLE_INVALID (unknown handle,
@@ -47,6 +60,9 @@ class SessionCall {
   // carry their own (fn_crypto.cc).
   template <typename Request, typename Reply>
   CK_RV Send(Rpc<Request, Reply> rpc, Request& request, Reply* reply, Deadline deadline = Deadline::kNormal) {
+    if constexpr (kCreatesObjects<Request>) {
+      library_->sessions.Update(handle_, [](SessionEntry& entry) { entry.may_own_objects = true; });
+    }
     request.set_session(entry_.server_session);
     CK_RV rv = library_->connection.Call(rpc, request, reply, CallKind::kSession, deadline);
     if (rv == CKR_SESSION_HANDLE_INVALID) library_->sessions.Remove(handle_);

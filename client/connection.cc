@@ -85,6 +85,7 @@ CK_RV Connection::EnsureRegistered(uint64_t& app) {
   NoteReachable();
   app = reply.app();
   data_calls_close_sessions_.store(reply.data_calls_close_sessions(), std::memory_order_relaxed);
+  spare_sessions_allowed_.store(reply.spare_sessions_allowed(), std::memory_order_relaxed);
   app_.store(app, std::memory_order_release);
   LogDebug("registered with hsmd at " + config_.server);
 
@@ -140,7 +141,9 @@ void Connection::HeartbeatLoop() {
     if (heartbeat_due) {
       v1::AppRequest request;
       v1::StatusReply reply;
-      Call(&v1::Pkcs11::Stub::Heartbeat, request, &reply);  // sends the queued closes too
+      if (Call(&v1::Pkcs11::Stub::Heartbeat, request, &reply) == CKR_OK) {  // sends the queued closes too
+        spare_sessions_allowed_.store(reply.spare_sessions_allowed(), std::memory_order_relaxed);
+      }
     } else if (ClosesWaited(kCloseWait)) {
       SendQueuedCloses();
     }

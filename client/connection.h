@@ -58,6 +58,10 @@ class Connection {
   // The current registration; sessions opened under another are stale.
   uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
 
+  // Whether hsmd lets the library keep spare sessions (no session quota for
+  // the tenant, as of the registration or the last heartbeat).
+  bool spare_sessions_allowed() const { return spare_sessions_allowed_.load(std::memory_order_relaxed); }
+
   // Sends `request`. The queued closes go first (an OpenSession carries
   // them; see OpenSessionWithCloses).
   template <typename Request, typename Reply>
@@ -189,6 +193,8 @@ class Connection {
   std::atomic<size_t> unsent_closes_{0};
   // From the registration: data calls may carry closes.
   std::atomic<bool> data_calls_close_sessions_{false};
+  // From the registration and every heartbeat (session_pool.h).
+  std::atomic<bool> spare_sessions_allowed_{false};
 
   std::mutex heartbeat_mutex_;
   std::condition_variable heartbeat_cv_;

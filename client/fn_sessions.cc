@@ -1,7 +1,9 @@
 // Session management (PKCS #11 2.40 section 5.6).
 //
 // C_CloseSession is answered at once: the handle dies here, and hsmd closes
-// the session before it serves the application's next call (Connection).
+// the session before it serves the application's next call (Connection), or
+// the library keeps hsmd's session for the next C_OpenSession of the same
+// kind (session_pool.h).
 // Calls that change the login state empty the library's Init cache
 // (init_cache.h), and C_Logout first sends the deferred Inits it could affect.
 #include "client/call.h"
@@ -15,22 +17,59 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
   if (!library) return CKR_CRYPTOKI_NOT_INITIALIZED;
   if (phSession == nullptr) return CKR_ARGUMENTS_BAD;
   // Notify callbacks are never made: hsmd does not surrender sessions.
+  // Read the epoch before the call: if hsmd restarts meanwhile, the session
+  // is recorded under the old epoch and reported invalid, never mixed up.
+  const uint64_t epoch = library->connection.epoch();
+  SessionEntry entry;
+  entry.epoch = epoch;
+  entry.slot_id = slotID;
+  entry.flags = flags;
+  if (!library->connection.spare_sessions_allowed()) {
+    // A session quota appeared: spares would take others' sessions.
+    for (const SessionPool::Spare& spare : library->spares.TakeAll()) {
+      library->connection.QueueClose(spare.server_session, spare.epoch);
+    }
+  } else if (std::optional<SessionPool::Spare> spare = library->spares.Take(slotID, flags, epoch)) {
+    entry.server_session = spare->server_session;
+    *phSession = library->sessions.Add(entry);
+    return CKR_OK;
+  }
   v1::OpenSessionRequest request;
   request.set_slot_id(slotID);
   request.set_flags(flags);
   v1::OpenSessionReply reply;
-  // Read the epoch before the call: if hsmd restarts meanwhile, the session
-  // is recorded under the old epoch and reported invalid, never mixed up.
-  const uint64_t epoch = library->connection.epoch();
   CK_RV rv = library->connection.OpenSessionWithCloses(request, &reply);
+  if (rv == CKR_SESSION_COUNT) {
+    // The tenant's session quota: spares count in it, so give them back.
+    std::vector<SessionPool::Spare> spares = library->spares.TakeAll();
+    if (!spares.empty()) {
+      for (const SessionPool::Spare& spare : spares) library->connection.QueueClose(spare.server_session, spare.epoch);
+      reply.Clear();
+      rv = library->connection.OpenSessionWithCloses(request, &reply);
+    }
+  }
   if (rv != CKR_OK) return rv;
-  SessionEntry entry;
   entry.server_session = reply.session();
-  entry.epoch = epoch;
-  entry.slot_id = slotID;
   *phSession = library->sessions.Add(entry);
   return CKR_OK;
 }
+
+namespace {
+
+// Whether hsmd's side of the session is as a new session's would be: no
+// operation, no search, no object of its own (session_pool.h).
+bool IsClean(const SessionEntry& entry) {
+  if (entry.may_own_objects) return false;
+  if (entry.find.has_value() && entry.find->server_holds_search) return false;
+  for (const OperationTrack& operation : entry.operations) {
+    // A deferred Init never reached hsmd: no operation there.
+    if (operation.state == OperationTrack::State::kUnknown) return false;
+    if (operation.state == OperationTrack::State::kActive && !operation.deferred_init.has_value()) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 CK_RV CloseSession(CK_SESSION_HANDLE hSession) {
   SessionCall call(hSession);
@@ -39,9 +78,19 @@ CK_RV CloseSession(CK_SESSION_HANDLE hSession) {
   // Its deferred Inits go with it: hsmd would end their operations anyway.
   std::optional<SessionEntry> entry = library.sessions.Take(hSession);
   if (!entry.has_value()) return CKR_SESSION_HANDLE_INVALID;  // another thread closed it meanwhile
+  // hsmd logs the application out of a token when its last session there
+  // closes: that close takes the spares along, and is never kept as one.
+  const bool last = !library.sessions.AnyOn(entry->slot_id, entry->epoch);
+  if (!last && IsClean(*entry) && entry->epoch == library.connection.epoch() &&
+      library.connection.spare_sessions_allowed() &&
+      library.spares.Put({entry->server_session, entry->epoch, entry->slot_id, entry->flags})) {
+    return CKR_OK;
+  }
   library.connection.QueueClose(entry->server_session, entry->epoch);
-  // hsmd logs the application out of a token when its last session there closes.
-  if (!library.sessions.AnyOn(entry->slot_id, entry->epoch)) library.inits.Clear();
+  if (last) {
+    ReleaseSpareSessions(library, entry->slot_id);
+    library.inits.Clear();
+  }
   return CKR_OK;
 }
 
@@ -53,7 +102,10 @@ CK_RV CloseAllSessions(CK_SLOT_ID slotID) {
   request.set_slot_id(slotID);
   v1::StatusReply reply;
   CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::CloseAllSessions, request, &reply);
-  if (rv == CKR_OK) library->sessions.RemoveSlot(slotID);
+  if (rv == CKR_OK) {
+    library->sessions.RemoveSlot(slotID);
+    library->spares.TakeSlot(slotID);  // hsmd closed them too
+  }
   return rv;
 }
 
@@ -111,7 +163,12 @@ CK_RV Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR p
   // a CKA_ALWAYS_AUTHENTICATE key, which is never deferred. (Run sends this
   // session's deferred Inits first all the same.)
   std::optional<InitCache::Change> logs_in;
-  if (userType != CKU_CONTEXT_SPECIFIC) logs_in.emplace(call.library().inits);
+  if (userType != CKU_CONTEXT_SPECIFIC) {
+    logs_in.emplace(call.library().inits);
+    // A security officer may not log in while read-only sessions exist,
+    // spares included: they go first.
+    ReleaseSpareSessions(call.library(), call.session().slot_id);
+  }
   return call.Run(&v1::Pkcs11::Stub::Login, request, &reply);
 }
 
@@ -122,6 +179,7 @@ CK_RV Logout(CK_SESSION_HANDLE hSession) {
   // Deferred Inits on private keys would fail once the user is logged out,
   // where the Inits themselves succeeded: they go first.
   SendDeferredInitsOn(call.library(), call.session().slot_id, nullptr);
+  ReleaseSpareSessions(call.library(), call.session().slot_id);
   v1::SessionRequest request;
   v1::StatusReply reply;
   return call.Run(&v1::Pkcs11::Stub::Logout, request, &reply);

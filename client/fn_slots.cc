@@ -75,10 +75,12 @@ CK_RV GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo) {
   CopyPadded(pInfo->model, sizeof(pInfo->model), info.model());
   CopyPadded(pInfo->serialNumber, sizeof(pInfo->serialNumber), info.serial_number());
   pInfo->flags = info.flags();
+  // The library's spare sessions are not the application's (session_pool.h).
+  const SessionPool::Counts spares = library->spares.CountOn(slotID, library->connection.epoch());
   pInfo->ulMaxSessionCount = info.max_session_count();
-  pInfo->ulSessionCount = info.session_count();
+  pInfo->ulSessionCount = info.session_count() - std::min<uint64_t>(spares.all, info.session_count());
   pInfo->ulMaxRwSessionCount = info.max_rw_session_count();
-  pInfo->ulRwSessionCount = info.rw_session_count();
+  pInfo->ulRwSessionCount = info.rw_session_count() - std::min<uint64_t>(spares.read_write, info.rw_session_count());
   pInfo->ulMaxPinLen = info.max_pin_len();
   pInfo->ulMinPinLen = info.min_pin_len();
   pInfo->ulTotalPublicMemory = info.total_public_memory();
@@ -130,6 +132,7 @@ CK_RV InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_U
   request.set_label(reinterpret_cast<const char*>(pLabel), 32);
   v1::StatusReply reply;
   InitCache::Change destroys_objects(library->inits);
+  ReleaseSpareSessions(*library, slotID);  // C_InitToken is refused while sessions exist
   return library->connection.Call(&v1::Pkcs11::Stub::InitToken, request, &reply);
 }
 

@@ -14,6 +14,7 @@
 #include "client/config.h"
 #include "client/connection.h"
 #include "client/init_cache.h"
+#include "client/session_pool.h"
 #include "client/session_table.h"
 #include "third_party/pkcs11/pkcs11.h"
 
@@ -25,6 +26,7 @@ struct Library {
   Connection connection;
   SessionTable sessions;
   InitCache inits;
+  SessionPool spares;
 };
 
 // A call's hold on the library: false if it is not initialized.

@@ -54,6 +54,10 @@ struct SessionEntry {
   uint64_t server_session = 0;
   uint64_t epoch = 0;
   uint64_t slot_id = 0;
+  uint64_t flags = 0;  // as opened (CKF_RW_SESSION ...)
+  // An object may have been created on it (it may own session objects), so
+  // its hsmd session is never kept as a spare (session_pool.h).
+  bool may_own_objects = false;
   std::optional<ClientFind> find;
   std::array<OperationTrack, kOpKinds> operations;
   // Held by whoever sends this session's deferred Inits until hsmd has them.

@@ -155,6 +155,8 @@ class Hsm {
   // tenant is at its limit.
   absl::Status CheckApplicationQuota(uint64_t tenant_id);
   absl::Status CheckSessionQuota(uint64_t tenant_id);
+  // Whether the tenant's sessions are limited (true if that cannot be read).
+  bool HasSessionQuota(uint64_t tenant_id);
   absl::Status CheckObjectQuota(uint64_t tenant_id);
   // C_Login(CKU_CONTEXT_SPECIFIC) for the operation waiting for it.
   absl::Status ContextLogin(Application& app, const Session& session, const std::string& pin);

@@ -28,6 +28,7 @@ absl::Status Hsm::Initialize(uint64_t tenant_id, const std::string& peer,
   reply->mutable_server_version()->set_minor(kVersionMinor);
   reply->set_manufacturer(kManufacturer);
   reply->set_data_calls_close_sessions(true);
+  reply->set_spare_sessions_allowed(!HasSessionQuota(tenant_id));
   reply->set_heartbeat_interval_ms(
       static_cast<uint64_t>(absl::ToInt64Milliseconds(apps_->idle_timeout() / 3)));
   return absl::OkStatus();
@@ -38,8 +39,10 @@ absl::Status Hsm::Finalize(Application& app, const v1::AppRequest&, v1::StatusRe
   return absl::OkStatus();
 }
 
-absl::Status Hsm::Heartbeat(Application&, const v1::AppRequest&, v1::StatusReply*) {
-  return absl::OkStatus();  // finding the application marked it seen
+absl::Status Hsm::Heartbeat(Application& app, const v1::AppRequest&, v1::StatusReply* reply) {
+  // Finding the application marked it seen.
+  reply->set_spare_sessions_allowed(!HasSessionQuota(app.tenant_id()));
+  return absl::OkStatus();
 }
 
 }  // namespace hsm::server

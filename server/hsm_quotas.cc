@@ -14,6 +14,12 @@ absl::Status Hsm::CheckApplicationQuota(uint64_t tenant_id) {
   return absl::OkStatus();
 }
 
+bool Hsm::HasSessionQuota(uint64_t tenant_id) {
+  absl::StatusOr<std::optional<storage::Tenant>> tenant = tokens_->GetTenant(tenant_id);
+  // If in doubt, say there is one: the client then keeps no spare sessions.
+  return !tenant.ok() || !tenant->has_value() || (*tenant)->max_sessions() != 0;
+}
+
 absl::Status Hsm::CheckSessionQuota(uint64_t tenant_id) {
   HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
   if (!tenant.has_value() || tenant->max_sessions() == 0) return absl::OkStatus();
