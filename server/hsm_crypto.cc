@@ -108,8 +108,14 @@ absl::StatusOr<std::shared_ptr<const UsableKey>> Hsm::KeyFor(Application& app, c
     for (const auto& [type, value] : key->attributes) {
       if (value.value_case() == hsm::v1::Attribute::kBytes) bytes[type] = value.bytes();
     }
+    // Every stored private key was checked when it was made (imported,
+    // generated or unwrapped) and sealed since: building it again skips the
+    // checks. It still takes a while (RSA-4096: a millisecond): other calls
+    // need not wait behind it (server/blocking.h).
+    if (object_class == CKO_PRIVATE_KEY) AboutToBlock();
     HSM_ASSIGN_OR_RETURN(key->pkey, object_class == CKO_PRIVATE_KEY
-                                        ? crypto::PrivateKeyFromAttributes(key_type, bytes)
+                                        ? crypto::PrivateKeyFromAttributes(key_type, bytes,
+                                                                           crypto::KeyCheck::kAlreadyChecked)
                                         : crypto::PublicKeyFromAttributes(key_type, bytes));
   } else if (object_class != CKO_SECRET_KEY) {
     return RvError(CKR_KEY_HANDLE_INVALID, "not a key");

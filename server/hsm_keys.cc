@@ -208,6 +208,9 @@ absl::Status Hsm::UnwrapKey(Application& app, const v1::UnwrapKeyRequest& reques
     HSM_ASSIGN_OR_RETURN(pkey, crypto::PrivateKeyFromPkcs8(plain));
     CK_KEY_TYPE key_type = 0;
     HSM_ASSIGN_OR_RETURN(crypto::AttributeBytes material, crypto::PrivateAttributesFromKey(pkey, &key_type));
+    // Checked as an imported key would be (stored keys are not checked again
+    // when they are loaded).
+    HSM_RETURN_IF_ERROR(crypto::PrivateKeyFromAttributes(key_type, material).status());
     AddBytes(implied, material);
     implied[CKA_KEY_TYPE] = MakeUlong(CKA_KEY_TYPE, key_type);
   } else {

@@ -20,7 +20,8 @@ absl::StatusOr<const std::string*> RequiredAttribute(const AttributeBytes& attrs
 absl::StatusOr<EvpPkeyPtr> PkeyFromData(const char* key_type, int selection, OSSL_PARAM* params);
 
 // rsa_key.cc
-absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, bool is_private);
+absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, bool is_private,
+                                                KeyCheck check = KeyCheck::kFull);
 absl::StatusOr<AttributeBytes> RsaAttributesFromKey(const EVP_PKEY* pkey, bool is_private);
 // rsa_crt.cc: CKA_PRIME_1/2, CKA_EXPONENT_1/2 and CKA_COEFFICIENT from the
 // modulus and exponents; CKR_ATTRIBUTE_VALUE_INVALID if d does not fit.

@@ -62,11 +62,11 @@ bool HasPrivateKey(const EVP_PKEY* pkey) {
 
 namespace {
 
-absl::StatusOr<EvpPkeyPtr> KeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs,
-                                             bool is_private) {
+absl::StatusOr<EvpPkeyPtr> KeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs, bool is_private,
+                                             KeyCheck check) {
   switch (type) {
     case CKK_RSA:
-      return RsaKeyFromAttributes(attrs, is_private);
+      return RsaKeyFromAttributes(attrs, is_private, check);
     case CKK_EC:
     case CKK_EC_EDWARDS:
       return EcKeyFromAttributes(type, attrs, is_private);
@@ -85,12 +85,12 @@ absl::StatusOr<AttributeBytes> AttributesFromKey(const EvpPkeyPtr& key, CK_KEY_T
 
 }  // namespace
 
-absl::StatusOr<EvpPkeyPtr> PrivateKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs) {
-  return KeyFromAttributes(type, attrs, /*is_private=*/true);
+absl::StatusOr<EvpPkeyPtr> PrivateKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs, KeyCheck check) {
+  return KeyFromAttributes(type, attrs, /*is_private=*/true, check);
 }
 
 absl::StatusOr<EvpPkeyPtr> PublicKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs) {
-  return KeyFromAttributes(type, attrs, /*is_private=*/false);
+  return KeyFromAttributes(type, attrs, /*is_private=*/false, KeyCheck::kFull);
 }
 
 absl::StatusOr<AttributeBytes> PublicAttributesFromKey(const EvpPkeyPtr& key, CK_KEY_TYPE* type) {

@@ -77,7 +77,14 @@ bool HasPrivateKey(const EVP_PKEY* pkey);
 // CKR_TEMPLATE_INCOMPLETE if a required attribute is missing,
 // CKR_ATTRIBUTE_VALUE_INVALID if the values do not make a valid key,
 // CKR_KEY_TYPE_INCONSISTENT for another key type.
-absl::StatusOr<EvpPkeyPtr> PrivateKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs);
+//
+// `check`: kFull for attributes a client gave (C_CreateObject, C_UnwrapKey);
+// kAlreadyChecked for an object hsmd made or checked when it was created and
+// keeps sealed since: an RSA key then skips OpenSSL's pairwise check (which
+// tests the primes: 100 ms and more for RSA-4096) and the round trip.
+enum class KeyCheck { kFull, kAlreadyChecked };
+absl::StatusOr<EvpPkeyPtr> PrivateKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs,
+                                                    KeyCheck check = KeyCheck::kFull);
 // CKK_RSA: CKA_MODULUS, CKA_PUBLIC_EXPONENT. CKK_EC / CKK_EC_EDWARDS:
 // CKA_EC_PARAMS, CKA_EC_POINT (checked to be on the curve for EC).
 absl::StatusOr<EvpPkeyPtr> PublicKeyFromAttributes(CK_KEY_TYPE type, const AttributeBytes& attrs);

@@ -70,7 +70,7 @@ absl::Status CheckRoundTrip(EVP_PKEY* pkey) {
 
 }  // namespace
 
-absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, bool is_private) {
+absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, bool is_private, KeyCheck check) {
   HSM_ASSIGN_OR_RETURN(const std::string* modulus, RequiredAttribute(attrs, CKA_MODULUS));
   HSM_ASSIGN_OR_RETURN(const std::string* exponent, RequiredAttribute(attrs, CKA_PUBLIC_EXPONENT));
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
@@ -106,7 +106,7 @@ absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, boo
   HSM_ASSIGN_OR_RETURN(
       EvpPkeyPtr pkey,
       PkeyFromData("RSA", is_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()));
-  if (!is_private) return pkey;
+  if (!is_private || check == KeyCheck::kAlreadyChecked) return pkey;
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
   if (ctx == nullptr) return OpenSslError(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_pkey");
   // Primes that multiply to n, d*e = 1 mod lcm(p-1, q-1), and the CRT
