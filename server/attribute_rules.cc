@@ -8,10 +8,6 @@
 namespace hsm::server {
 namespace {
 
-#ifndef CKK_EC_EDWARDS
-#define CKK_EC_EDWARDS 0x40UL
-#endif
-
 struct Entry {
   uint64_t type;
   AttributeSpec spec;

@@ -18,27 +18,6 @@
 #include "tests/integration/fixture.h"
 #include "tests/integration/template_builder.h"
 
-// PKCS #11 3.0 values (the 2.40 header may lack them); tests do not include
-// server code, so they are repeated here from the 3.0 specification.
-#ifndef CKK_EC_EDWARDS
-#define CKK_EC_EDWARDS (0x40UL)
-#endif
-#ifndef CKM_EC_EDWARDS_KEY_PAIR_GEN
-#define CKM_EC_EDWARDS_KEY_PAIR_GEN (0x1055UL)
-#endif
-#ifndef CKM_EDDSA
-#define CKM_EDDSA (0x1057UL)
-#endif
-#ifndef CKM_AES_KEY_WRAP
-#define CKM_AES_KEY_WRAP (0x2109UL)
-#endif
-#ifndef CKM_AES_KEY_WRAP_PAD
-#define CKM_AES_KEY_WRAP_PAD (0x210aUL)
-#endif
-#ifndef CKR_CURVE_NOT_SUPPORTED
-#define CKR_CURVE_NOT_SUPPORTED (0x140UL)
-#endif
-
 namespace hsm::testing {
 
 inline std::string Unhex(const std::string& hex) {

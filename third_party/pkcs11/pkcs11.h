@@ -100,4 +100,25 @@
 #undef value
 #undef value_len
 
+// PKCS #11 3.0 values this project uses that the 2.40 header may lack, each
+// defined only if missing, with the value from the 3.0 specification.
+#ifndef CKK_EC_EDWARDS
+#define CKK_EC_EDWARDS (0x40UL)
+#endif
+#ifndef CKM_EC_EDWARDS_KEY_PAIR_GEN
+#define CKM_EC_EDWARDS_KEY_PAIR_GEN (0x1055UL)
+#endif
+#ifndef CKM_EDDSA
+#define CKM_EDDSA (0x1057UL)
+#endif
+#ifndef CKM_AES_KEY_WRAP
+#define CKM_AES_KEY_WRAP (0x2109UL)
+#endif
+#ifndef CKM_AES_KEY_WRAP_PAD
+#define CKM_AES_KEY_WRAP_PAD (0x210aUL)
+#endif
+#ifndef CKR_CURVE_NOT_SUPPORTED
+#define CKR_CURVE_NOT_SUPPORTED (0x140UL)
+#endif
+
 #endif  // HSM_THIRD_PARTY_PKCS11_PKCS11_H_
