@@ -2,14 +2,22 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace hsm::client {
 
-void ReleaseSpareSessions(Library& library, uint64_t slot_id) {
-  for (const SessionPool::Spare& spare : library.spares.TakeSlot(slot_id)) {
-    library.connection.QueueClose(spare.server_session, spare.epoch);
-  }
+namespace {
+
+size_t QueueCloses(Library& library, const std::vector<SessionPool::Spare>& spares) {
+  for (const SessionPool::Spare& spare : spares) library.connection.QueueClose(spare.server_session, spare.epoch);
+  return spares.size();
 }
+
+}  // namespace
+
+void ReleaseSpareSessions(Library& library, uint64_t slot_id) { QueueCloses(library, library.spares.TakeSlot(slot_id)); }
+
+size_t ReleaseAllSpareSessions(Library& library) { return QueueCloses(library, library.spares.TakeAll()); }
 
 SessionCall::SessionCall(CK_SESSION_HANDLE handle) : handle_(handle) {
   if (!library_) {

@@ -27,6 +27,8 @@ inline constexpr bool kCreatesObjects =
 // Closes the spare hsmd sessions of `slot_id` (session_pool.h): they go with
 // the application's next call.
 void ReleaseSpareSessions(Library& library, uint64_t slot_id);
+// The same for every slot; how many there were.
+size_t ReleaseAllSpareSessions(Library& library);
 
 // Holds the library for one call on session `handle`. status() is
 // CKR_CRYPTOKI_NOT_INITIALIZED, CKR_SESSION_HANDLE_INVALID (unknown handle,

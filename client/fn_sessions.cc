@@ -26,9 +26,7 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
   entry.flags = flags;
   if (!library->connection.spare_sessions_allowed()) {
     // A session quota appeared: spares would take others' sessions.
-    for (const SessionPool::Spare& spare : library->spares.TakeAll()) {
-      library->connection.QueueClose(spare.server_session, spare.epoch);
-    }
+    ReleaseAllSpareSessions(*library);
   } else if (std::optional<SessionPool::Spare> spare = library->spares.Take(slotID, flags, epoch)) {
     entry.server_session = spare->server_session;
     *phSession = library->sessions.Add(entry);
@@ -41,9 +39,7 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
   CK_RV rv = library->connection.OpenSessionWithCloses(request, &reply);
   if (rv == CKR_SESSION_COUNT) {
     // The tenant's session quota: spares count in it, so give them back.
-    std::vector<SessionPool::Spare> spares = library->spares.TakeAll();
-    if (!spares.empty()) {
-      for (const SessionPool::Spare& spare : spares) library->connection.QueueClose(spare.server_session, spare.epoch);
+    if (ReleaseAllSpareSessions(*library) > 0) {
       reply.Clear();
       rv = library->connection.OpenSessionWithCloses(request, &reply);
     }
