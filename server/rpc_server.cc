@@ -63,6 +63,22 @@ void RpcServer::HandOffPolling() {
   leader_wanted_.notify_one();
 }
 
+void RpcServer::StartComputing() {
+  bool wake_follower;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    has_leader_ = false;
+    ++computing_;
+    wake_follower = computing_ < cores_;
+  }
+  if (wake_follower) leader_wanted_.notify_one();
+}
+
+void RpcServer::EndComputing() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  --computing_;
+}
+
 void RpcServer::Loop() {
   for (;;) {
     {
@@ -91,11 +107,14 @@ void RpcServer::Loop() {
       }
       // A quick call may still find out that it is slow (an RSA signature):
       // then it hands off polling from inside, and this thread follows.
-      SetBlockingHook([](void* server) { static_cast<RpcServer*>(server)->HandOffPolling(); }, this);
+      SetBlockingHook([](void* server) { static_cast<RpcServer*>(server)->StartComputing(); }, this);
       event->Proceed(ok);
       const bool handed_off = !BlockingHookPending();
       SetBlockingHook(nullptr, nullptr);
-      if (handed_off) break;
+      if (handed_off) {
+        EndComputing();
+        break;
+      }
     }
   }
 }

@@ -14,11 +14,17 @@
 // After a call the leader polls without sleeping for a short while
 // (`spin`), so that the next call of a busy client is taken without a
 // wake-up either.
+// When the slow computations already running fill every core, a thread
+// starting one more gives up polling without waking a follower: another
+// poller could only take the cores' time, and a wake-up costs as much as
+// the round trip. The next thread to finish polls instead, so calls wait
+// in the socket only while every core is computing anyway.
 #ifndef HSM_SERVER_RPC_SERVER_H_
 #define HSM_SERVER_RPC_SERVER_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -91,6 +97,11 @@ class RpcServer {
   void Loop();
   // The leader lets a follower poll (it is about to run something slow).
   void HandOffPolling();
+  // The leader is about to compute for long (server/blocking.h): it hands
+  // off polling, waking a follower only if a core is left for it. Pair with
+  // EndComputing.
+  void StartComputing();
+  void EndComputing();
   // The next event, or nullptr when the queue has shut down.
   bool Next(void** tag, bool* ok);
 
@@ -104,6 +115,9 @@ class RpcServer {
   std::condition_variable leader_wanted_;
   bool has_leader_ = false;
   bool stopped_ = false;
+  int computing_ = 0;  // threads inside a slow computation; under mutex_
+  // At least 2: even on one core a quick call must not wait behind a slow one.
+  const int cores_ = std::max(2u, std::thread::hardware_concurrency());
 };
 
 template <typename Request, typename Reply>
