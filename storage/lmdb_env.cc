@@ -8,8 +8,28 @@
 
 #include "absl/strings/str_cat.h"
 
+#define HSM_LMDB_RETURN_IF_ERROR(expr) \
+  do {                                  \
+    absl::Status status_ = (expr);      \
+    if (!status_.ok()) return status_;  \
+  } while (0)
+
 namespace hsm::storage {
 namespace {
+
+constexpr char kAppliedKey[] = "applied";
+
+std::string Le64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
+  return out;
+}
+
+uint64_t ReadLe64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  return v;
+}
 
 MDB_val ToVal(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
@@ -43,7 +63,21 @@ absl::Status Txn::Commit() {
   return Check(rc, "commit");
 }
 
+absl::Status Txn::CheckKey(std::string_view key) const {
+  // What LMDB would refuse when the change reaches it.
+  if (key.empty() || key.size() > 511) return absl::InvalidArgumentError("LMDB key size out of range");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<std::string_view>> Txn::Get(MDB_dbi db, std::string_view key) {
+  if (changes_ != nullptr) {
+    auto it = changes_->find(std::make_pair(db, key));
+    if (it != changes_->end()) return it->second ? std::optional<std::string_view>(*it->second) : std::nullopt;
+  }
+  for (const ChangeMap* layer : layers_) {
+    auto it = layer->find(std::make_pair(db, key));
+    if (it != layer->end()) return it->second ? std::optional<std::string_view>(*it->second) : std::nullopt;
+  }
   MDB_val k = ToVal(key), v;
   int rc = mdb_get(txn_, db, &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
@@ -52,11 +86,23 @@ absl::StatusOr<std::optional<std::string_view>> Txn::Get(MDB_dbi db, std::string
 }
 
 absl::Status Txn::Put(MDB_dbi db, std::string_view key, std::string_view value) {
+  if (layered_) {
+    if (changes_ == nullptr) return absl::FailedPreconditionError("a read transaction cannot write");
+    HSM_LMDB_RETURN_IF_ERROR(CheckKey(key));
+    (*changes_)[std::make_pair(db, std::string(key))] = std::string(value);
+    return absl::OkStatus();
+  }
   MDB_val k = ToVal(key), v = ToVal(value);
   return Check(mdb_put(txn_, db, &k, &v, 0), "put");
 }
 
 absl::Status Txn::Delete(MDB_dbi db, std::string_view key) {
+  if (layered_) {
+    if (changes_ == nullptr) return absl::FailedPreconditionError("a read transaction cannot write");
+    HSM_LMDB_RETURN_IF_ERROR(CheckKey(key));
+    (*changes_)[std::make_pair(db, std::string(key))] = std::nullopt;
+    return absl::OkStatus();
+  }
   MDB_val k = ToVal(key);
   int rc = mdb_del(txn_, db, &k, nullptr);
   if (rc == MDB_NOTFOUND) return absl::OkStatus();
@@ -66,6 +112,49 @@ absl::Status Txn::Delete(MDB_dbi db, std::string_view key) {
 absl::Status Txn::ForEachWithPrefix(
     MDB_dbi db, std::string_view prefix,
     const std::function<bool(std::string_view, std::string_view)>& visit) {
+  // The layers' changes under the prefix, newest winning.
+  std::map<std::string_view, std::optional<std::string_view>> overlay;
+  auto collect = [&](const ChangeMap& layer) {
+    for (auto it = layer.lower_bound(std::make_pair(db, prefix));
+         it != layer.end() && it->first.first == db &&
+         std::string_view(it->first.second).substr(0, prefix.size()) == prefix;
+         ++it) {
+      overlay.emplace(it->first.second,
+                      it->second ? std::optional<std::string_view>(*it->second) : std::nullopt);
+    }
+  };
+  if (changes_ != nullptr) collect(*changes_);
+  for (const ChangeMap* layer : layers_) collect(*layer);  // emplace keeps the newer
+  if (overlay.empty()) return WalkLmdb(db, prefix, visit);
+
+  // Merge the overlay into LMDB's walk, in key order.
+  auto next = overlay.begin();
+  bool stopped = false;
+  auto emit_overlay_before = [&](const std::string_view* key) {
+    while (!stopped && next != overlay.end() && (key == nullptr || next->first < *key)) {
+      if (next->second.has_value() && !visit(next->first, *next->second)) stopped = true;
+      ++next;
+    }
+  };
+  absl::Status walked = WalkLmdb(db, prefix, [&](std::string_view key, std::string_view value) {
+    emit_overlay_before(&key);
+    if (stopped) return false;
+    if (next != overlay.end() && next->first == key) {  // changed or deleted since
+      const bool keep_going = !next->second.has_value() || visit(key, *next->second);
+      ++next;
+      if (!keep_going) stopped = true;
+      return keep_going;
+    }
+    if (!visit(key, value)) stopped = true;
+    return !stopped;
+  });
+  if (!walked.ok()) return walked;
+  emit_overlay_before(nullptr);
+  return absl::OkStatus();
+}
+
+absl::Status Txn::WalkLmdb(MDB_dbi db, std::string_view prefix,
+                           const std::function<bool(std::string_view, std::string_view)>& visit) {
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn_, db, &cursor);
   if (rc != 0) return LmdbError(rc, "cursor");
@@ -99,7 +188,7 @@ absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
     map_size = static_cast<size_t>(st.st_size);
   }
   mdb_env_set_mapsize(env, map_size);
-  mdb_env_set_maxdbs(env, options.max_databases);
+  mdb_env_set_maxdbs(env, options.max_databases + 1);  // and the journal's
   mdb_env_set_maxreaders(env, 1024);
   // MDB_NOTLS: read transactions are not tied to threads, since gRPC's threads
   // come and go.
@@ -110,10 +199,63 @@ absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
   }
   MDB_envinfo info;
   mdb_env_info(env, &info);
-  return std::unique_ptr<LmdbEnv>(new LmdbEnv(env, info.me_mapsize));
+  std::unique_ptr<LmdbEnv> opened(new LmdbEnv(env, info.me_mapsize));
+  if (options.journal) HSM_LMDB_RETURN_IF_ERROR(opened->StartJournal(dir, options));
+  return opened;
+}
+
+absl::Status LmdbEnv::StartJournal(const std::string& dir, const Options& options) {
+  absl::StatusOr<MDB_dbi> db = OpenDatabase("journal");
+  if (!db.ok()) return db.status();
+  journal_db_ = *db;
+  uint64_t applied = 0;
+  HSM_LMDB_RETURN_IF_ERROR(Read([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> value = txn.Get(journal_db_, kAppliedKey);
+    if (!value.ok()) return value.status();
+    if (value->has_value()) applied = ReadLe64(**value);
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(dir, options.journal_file_size);
+  if (!journal.ok()) return journal.status();
+  // What a crash left in the journal only: into LMDB, in order.
+  absl::StatusOr<std::vector<JournalRecord>> records = (*journal)->Recover(applied);
+  if (!records.ok()) return records.status();
+  if (!records->empty()) {
+    HSM_LMDB_RETURN_IF_ERROR(WriteDirect([&](Txn& txn) -> absl::Status {
+      std::map<std::string, MDB_dbi> databases;
+      for (const JournalRecord& record : *records) {
+        for (const JournalChange& change : record.changes) {
+          auto found = databases.find(change.database);
+          if (found == databases.end()) {
+            MDB_dbi dbi;
+            int rc = mdb_dbi_open(txn.txn_, change.database.c_str(), MDB_CREATE, &dbi);
+            if (rc != 0) return LmdbError(rc, "open database from the journal");
+            found = databases.emplace(change.database, dbi).first;
+          }
+          HSM_LMDB_RETURN_IF_ERROR(change.value ? txn.Put(found->second, change.key, *change.value)
+                                                : txn.Delete(found->second, change.key));
+        }
+      }
+      return txn.Put(journal_db_, kAppliedKey, Le64(records->back().sequence));
+    }));
+    applied = records->back().sequence;
+  }
+  journal_ = std::move(*journal);
+  next_sequence_ = synced_sequence_ = visible_sequence_ = applied;
+  flusher_ = std::thread([this, interval = options.flush_interval] { RunFlusher(interval); });
+  return absl::OkStatus();
 }
 
 LmdbEnv::~LmdbEnv() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(flusher_mutex_);
+      flusher_stop_ = true;
+    }
+    flusher_wake_.notify_all();
+    flusher_.join();
+    Flush().IgnoreError();  // what is left stays in the journal if this fails
+  }
   for (MDB_txn* reader : idle_readers_) mdb_txn_abort(reader);
   mdb_env_close(env_);
 }
@@ -132,10 +274,25 @@ absl::StatusOr<MDB_dbi> LmdbEnv::OpenDatabase(const std::string& name) {
   }
   rc = mdb_txn_commit(txn);
   if (rc != 0) return LmdbError(rc, "commit");
+  database_names_[dbi] = name;
   return dbi;
 }
 
 absl::Status LmdbEnv::Read(const std::function<absl::Status(Txn&)>& body) {
+  return ReadLayered(nullptr, body);
+}
+
+absl::Status LmdbEnv::ReadLayered(ChangeMap* changes, const std::function<absl::Status(Txn&)>& body) {
+  // Held through the body: a flush drops its layer only once LMDB has it, and
+  // no reader may be between the two.
+  std::shared_lock<std::shared_mutex> layers_lock(layers_mutex_, std::defer_lock);
+  std::vector<const ChangeMap*> layers;
+  if (journal_ != nullptr) {
+    layers_lock.lock();
+    if (changes != nullptr && !pending_.empty()) layers.push_back(&pending_);
+    if (!visible_.empty()) layers.push_back(&visible_);
+    if (!flushing_.empty()) layers.push_back(&flushing_);
+  }
   std::shared_lock<std::shared_mutex> lock(resize_mutex_);
   // Reuse a reset read transaction (mdb_txn_renew) rather than begin one:
   // its reader slot is already taken.
@@ -152,17 +309,183 @@ absl::Status LmdbEnv::Read(const std::function<absl::Status(Txn&)>& body) {
     if (raw != nullptr) mdb_txn_abort(raw);
     return LmdbError(rc, "begin read");
   }
-  Txn txn(raw);
-  absl::Status status = body(txn);
-  txn.txn_ = nullptr;
+  absl::Status status;
+  {
+    Txn txn(raw, std::move(layers), changes);
+    status = body(txn);
+    txn.txn_ = nullptr;
+  }
   mdb_txn_reset(raw);
   std::lock_guard<std::mutex> idle_lock(idle_readers_mutex_);
   idle_readers_.push_back(raw);
   return status;
 }
 
+absl::Status LmdbEnv::Broken() const {
+  return absl::InternalError(absl::StrCat("storage stopped after a failed write: ", broken_reason_));
+}
+
 absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
-  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  if (journal_ == nullptr) {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    return WriteDirect(body);
+  }
+  uint64_t sequence;
+  {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    if (broken_) return Broken();
+    // Pending changes that are on disk now are in visible_ (or later layers).
+    {
+      std::lock_guard<std::mutex> sync_lock(sync_mutex_);
+      for (auto it = pending_sequence_.begin(); it != pending_sequence_.end();) {
+        if (it->second > synced_sequence_) {
+          ++it;
+          continue;
+        }
+        pending_.erase(it->first);
+        it = pending_sequence_.erase(it);
+      }
+    }
+    ChangeMap changes;
+    HSM_LMDB_RETURN_IF_ERROR(ReadLayered(&changes, body));
+    if (changes.empty()) return absl::OkStatus();
+    JournalRecord record;
+    record.sequence = next_sequence_ + 1;
+    for (const auto& [key, value] : changes) {
+      record.changes.push_back(JournalChange{database_names_[key.first], key.second, value});
+    }
+    std::string encoded;
+    Journal::AppendRecord(record, &encoded);
+    if (encoded.size() > journal_->file_size() / 4) {
+      // Too big for the journal (a whole token destroyed): straight into
+      // LMDB, after everything journaled before it.
+      HSM_LMDB_RETURN_IF_ERROR(WaitSynced(next_sequence_));
+      HSM_LMDB_RETURN_IF_ERROR(Flush());
+      return ApplyToLmdb(changes, std::nullopt);
+    }
+    sequence = ++next_sequence_;
+    for (const auto& [key, value] : changes) {
+      pending_[key] = value;
+      pending_sequence_[key] = sequence;
+    }
+    std::lock_guard<std::mutex> sync_lock(sync_mutex_);
+    unsynced_.push_back(Unsynced{sequence, std::move(encoded), std::move(changes)});
+  }
+  return WaitSynced(sequence);
+}
+
+absl::Status LmdbEnv::WaitSynced(uint64_t sequence) {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  for (;;) {
+    if (synced_sequence_ >= sequence) return absl::OkStatus();
+    if (broken_) return Broken();
+    if (syncing_) {
+      synced_.wait(lock);
+      continue;
+    }
+    // Nobody is writing the journal: write everything waiting, ours included.
+    syncing_ = true;
+    std::vector<Unsynced> batch;
+    batch.swap(unsynced_);
+    lock.unlock();
+    absl::Status status = AppendAndPublish(batch);
+    lock.lock();
+    syncing_ = false;
+    if (status.ok()) {
+      synced_sequence_ = batch.back().sequence;
+    } else if (!broken_) {
+      broken_reason_ = status.ToString();
+      broken_ = true;
+    }
+    synced_.notify_all();
+  }
+}
+
+absl::Status LmdbEnv::AppendAndPublish(std::vector<Unsynced>& batch) {
+  size_t done = 0;
+  while (done < batch.size()) {
+    std::unique_lock<std::mutex> journal_lock(journal_mutex_);
+    // As many whole records as fit in the current file.
+    std::string bytes;
+    size_t end = done;
+    while (end < batch.size() && journal_->Fits(bytes.size() + batch[end].encoded.size())) {
+      bytes += batch[end].encoded;
+      ++end;
+    }
+    if (end == done) {
+      // The file is full: once LMDB has everything in it, the other file is free.
+      journal_lock.unlock();
+      HSM_LMDB_RETURN_IF_ERROR(Flush());
+      continue;
+    }
+    HSM_LMDB_RETURN_IF_ERROR(journal_->Append(bytes));
+    // Visible before the journal lock goes, so that a flush never switches
+    // files past records that reads cannot see yet.
+    std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
+    for (; done < end; ++done) {
+      for (auto& [key, value] : batch[done].changes) visible_[key] = std::move(value);
+      visible_sequence_ = batch[done].sequence;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LmdbEnv::Flush() {
+  if (journal_ == nullptr) return absl::OkStatus();
+  std::lock_guard<std::mutex> flush_lock(flush_mutex_);
+  uint64_t applied;
+  {
+    std::lock_guard<std::mutex> journal_lock(journal_mutex_);
+    std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
+    if (visible_.empty()) {
+      // Everything in the current file is in LMDB already.
+      journal_->SwitchFiles();
+      return absl::OkStatus();
+    }
+    flushing_.swap(visible_);
+    applied = visible_sequence_;
+    // Records up to `applied` are all in the current file or the other one,
+    // and the other one's were in LMDB before this flush began.
+    journal_->SwitchFiles();
+  }
+  absl::Status status = ApplyToLmdb(flushing_, applied);
+  if (!status.ok()) {
+    // flushing_ stays readable; the journal still has it, but its file is
+    // now the one appends go to, so stop writing.
+    std::lock_guard<std::mutex> sync_lock(sync_mutex_);
+    if (!broken_) {
+      broken_reason_ = status.ToString();
+      broken_ = true;
+    }
+    return status;
+  }
+  std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
+  flushing_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status LmdbEnv::ApplyToLmdb(const ChangeMap& changes, std::optional<uint64_t> applied) {
+  return WriteDirect([&](Txn& txn) -> absl::Status {
+    for (const auto& [key, value] : changes) {
+      HSM_LMDB_RETURN_IF_ERROR(value ? txn.Put(key.first, key.second, *value) : txn.Delete(key.first, key.second));
+    }
+    if (applied.has_value()) return txn.Put(journal_db_, kAppliedKey, Le64(*applied));
+    return absl::OkStatus();
+  });
+}
+
+void LmdbEnv::RunFlusher(absl::Duration interval) {
+  std::unique_lock<std::mutex> lock(flusher_mutex_);
+  while (!flusher_stop_) {
+    flusher_wake_.wait_for(lock, absl::ToChronoNanoseconds(interval));
+    if (flusher_stop_) break;
+    lock.unlock();
+    Flush().IgnoreError();  // a failure stops writes (broken_); reads go on
+    lock.lock();
+  }
+}
+
+absl::Status LmdbEnv::WriteDirect(const std::function<absl::Status(Txn&)>& body) {
   for (;;) {
     absl::Status status;
     bool map_full = false;
@@ -183,6 +506,7 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
 }
 
 absl::Status LmdbEnv::CopyTo(const std::string& dir) {
+  HSM_LMDB_RETURN_IF_ERROR(Flush());  // the copy has every acknowledged write
   std::shared_lock<std::shared_mutex> lock(resize_mutex_);
   int rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
   return rc == 0 ? absl::OkStatus() : LmdbError(rc, absl::StrCat("copy to ", dir));

@@ -2,28 +2,59 @@
 // and transactions that are RAII objects. The map grows by itself: a write
 // that hits MDB_MAP_FULL is retried after the map is doubled, so callers
 // never see it.
+//
+// Writes go through the journal (storage/journal.h): a write is durable once
+// its changes are in the journal, one flush to disk; a background thread
+// hands them to LMDB every `flush_interval`, many writes in one durable
+// commit. Until then they sit in memory, in layers that every transaction
+// reads before LMDB itself:
+//   pending   journaled, not yet on disk: seen only by later writes (which
+//             may build on them), never by reads;
+//   visible   on disk in the journal: what reads see before LMDB;
+//   flushing  being committed to LMDB right now.
+// Concurrent writes share one flush (group commit): whoever finds the
+// journal idle writes everything waiting, and the others wait for it.
 #ifndef HSM_STORAGE_LMDB_ENV_H_
 #define HSM_STORAGE_LMDB_ENV_H_
 
 #include <lmdb.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
-#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/journal.h"
 
 namespace hsm::storage {
 
+// Keys ordered as LMDB orders them (bytes, unsigned), looked up without a copy.
+struct ChangeKeyLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    if (a.first != b.first) return a.first < b.first;
+    return std::string_view(a.second) < std::string_view(b.second);
+  }
+};
+// Changes not yet in LMDB, by database and key; nullopt is a delete.
+using ChangeMap = std::map<std::pair<MDB_dbi, std::string>, std::optional<std::string>, ChangeKeyLess>;
+
 // A read-only or read-write transaction. Values read stay valid until the
-// transaction ends.
+// transaction ends or, in a write transaction, until its next Put or Delete.
 class Txn {
  public:
   Txn(const Txn&) = delete;
@@ -41,15 +72,26 @@ class Txn {
       MDB_dbi db, std::string_view prefix,
       const std::function<bool(std::string_view key, std::string_view value)>& visit);
 
-  MDB_txn* raw() { return txn_; }
 
  private:
   friend class LmdbEnv;
+  // Reads and writes go to LMDB's `txn`.
   explicit Txn(MDB_txn* txn) : txn_(txn) {}
+  // Reads see `layers` (the first that has a key decides) over LMDB's
+  // read-only `txn`; writes go to `changes` (then the first layer), or are
+  // refused if it is null.
+  Txn(MDB_txn* txn, std::vector<const ChangeMap*> layers, ChangeMap* changes)
+      : txn_(txn), layers_(std::move(layers)), changes_(changes), layered_(true) {}
   absl::Status Commit();
   absl::Status Check(int rc, std::string_view what);
+  absl::Status CheckKey(std::string_view key) const;
+  absl::Status WalkLmdb(MDB_dbi db, std::string_view prefix,
+                        const std::function<bool(std::string_view, std::string_view)>& visit);
 
   MDB_txn* txn_;
+  std::vector<const ChangeMap*> layers_;
+  ChangeMap* changes_ = nullptr;
+  bool layered_ = false;
   // Set when LMDB said MDB_MAP_FULL: the write is retried on a larger map.
   bool map_full_ = false;
 };
@@ -60,6 +102,11 @@ class LmdbEnv {
     // The map's size at open; it doubles whenever it is full.
     size_t initial_map_size = size_t{64} << 20;
     unsigned max_databases = 16;
+    // Off: each write is one durable LMDB commit (two flushes to disk).
+    bool journal = true;
+    size_t journal_file_size = Journal::kDefaultFileSize;
+    // How long a journaled write may wait before LMDB has it.
+    absl::Duration flush_interval = absl::Milliseconds(20);
   };
 
   // Opens (creating if needed) the environment in folder `dir`.
@@ -80,6 +127,10 @@ class LmdbEnv {
   // (after the map has grown), so it must not have side effects outside `txn`.
   absl::Status Write(const std::function<absl::Status(Txn&)>& body);
 
+  // Hands every journaled write to LMDB now (the background thread does it
+  // every flush_interval).
+  absl::Status Flush();
+
   size_t map_size() const { return map_size_; }
 
   // A consistent, compacted copy of the environment, taken while it is in
@@ -87,8 +138,29 @@ class LmdbEnv {
   absl::Status CopyTo(const std::string& dir);
 
  private:
+  // Journaled changes that are not on disk yet, in sequence order.
+  struct Unsynced {
+    uint64_t sequence;
+    std::string encoded;  // the journal record
+    ChangeMap changes;
+  };
+
   LmdbEnv(MDB_env* env, size_t map_size) : env_(env), map_size_(map_size) {}
   absl::Status Grow();
+  // Opens the journal, applies what LMDB lacks of it, starts the flusher.
+  absl::Status StartJournal(const std::string& dir, const Options& options);
+  // `body` in a real LMDB write transaction, committed durably.
+  absl::Status WriteDirect(const std::function<absl::Status(Txn&)>& body);
+  // `body` over the layers (and pending_, for a writer) and a pooled LMDB reader.
+  absl::Status ReadLayered(ChangeMap* changes, const std::function<absl::Status(Txn&)>& body);
+  // Waits until the journal has `sequence` on disk, writing it if nobody is.
+  absl::Status WaitSynced(uint64_t sequence);
+  // Writes `batch` to the journal and makes it visible to reads.
+  absl::Status AppendAndPublish(std::vector<Unsynced>& batch);
+  // Applies `changes` and the journal position `applied` in one LMDB commit.
+  absl::Status ApplyToLmdb(const ChangeMap& changes, std::optional<uint64_t> applied);
+  void RunFlusher(absl::Duration interval);
+  absl::Status Broken() const;
 
   MDB_env* env_;
   size_t map_size_;
@@ -99,9 +171,41 @@ class LmdbEnv {
   // a new one each time (at most one per thread that ever read at once).
   std::mutex idle_readers_mutex_;
   std::vector<MDB_txn*> idle_readers_;
-  // LMDB allows one write transaction at a time; it waits on its own lock,
-  // but serialising here keeps the resize logic simple.
+  // One write's body at a time (LMDB allows one write transaction; the
+  // journal's sequence is the order of the bodies).
   std::mutex write_mutex_;
+
+  // The journal; null when it is off. Guarded by journal_mutex_ (its file
+  // position), which is held from an append until its changes are visible.
+  std::unique_ptr<Journal> journal_;
+  std::mutex journal_mutex_;
+  MDB_dbi journal_db_ = 0;  // "applied" -> the last sequence LMDB has
+  std::map<MDB_dbi, std::string> database_names_;  // under write_mutex_
+  // Under write_mutex_.
+  uint64_t next_sequence_ = 0;
+  ChangeMap pending_;
+  std::map<std::pair<MDB_dbi, std::string>, uint64_t, ChangeKeyLess> pending_sequence_;
+  // Group commit, under sync_mutex_.
+  std::mutex sync_mutex_;
+  std::condition_variable synced_;
+  bool syncing_ = false;
+  uint64_t synced_sequence_ = 0;
+  std::vector<Unsynced> unsynced_;
+  // Set when the journal or LMDB failed a write: later writes are refused
+  // (what is on disk may no longer be what was acknowledged).
+  std::atomic<bool> broken_{false};
+  std::string broken_reason_;  // written once, before broken_ is set
+  // What reads see before LMDB, under layers_mutex_.
+  std::shared_mutex layers_mutex_;
+  ChangeMap visible_;
+  ChangeMap flushing_;
+  uint64_t visible_sequence_ = 0;
+  // One flush at a time; the background flusher.
+  std::mutex flush_mutex_;
+  std::mutex flusher_mutex_;
+  std::condition_variable flusher_wake_;
+  bool flusher_stop_ = false;
+  std::thread flusher_;
 };
 
 // An absl::Status for an LMDB return code.

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "proto/hsm/v1/admin.grpc.pb.h"
+#include "storage/journal.h"
 
 ABSL_FLAG(std::string, data_dir, "hsm-data", "hsmd's data folder (its admin socket is DATA_DIR/admin.sock)");
 ABSL_FLAG(std::string, socket, "", "the admin socket, if not DATA_DIR/admin.sock");
@@ -325,6 +326,10 @@ void Restore(const Args& args) {
   }
   chmod(temp.c_str(), 0600);
   std::remove((data_dir + "/lock.mdb").c_str());
+  // The journal belongs to the database being replaced: applied to the
+  // backup, its newer records would bring back what the backup predates.
+  absl::Status removed = storage::Journal::RemoveFiles(data_dir);
+  if (!removed.ok()) throw Failure{1, std::string(removed.message())};
   if (std::rename(temp.c_str(), target.c_str()) != 0) throw Failure{1, absl::StrCat("cannot replace ", target)};
   std::printf("restored %s into %s; start hsmd with the same master key\n", source.c_str(), data_dir.c_str());
 }

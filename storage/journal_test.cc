@@ -1,0 +1,248 @@
+// The journal as hsmd relies on it: an acknowledged write survives the
+// process dying before LMDB has it, reads see journaled writes at once, a torn
+// last record is dropped, and the two files are reused without losing or
+// replaying anything. A "crash" is a forked child that writes and then
+// _exit()s: no destructor, no flush.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/journal.h"
+#include "storage/lmdb_env.h"
+
+namespace hsm::storage {
+namespace {
+
+std::string TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/journalXXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  return mkdtemp(buf.data());
+}
+
+// Journaled writes stay out of LMDB until Flush (or the process ends).
+LmdbEnv::Options NoBackgroundFlush(size_t file_size = Journal::kDefaultFileSize) {
+  LmdbEnv::Options options;
+  options.flush_interval = absl::Hours(1);
+  options.journal_file_size = file_size;
+  return options;
+}
+
+// Runs `work` in a child that dies without cleaning up; true if it got to the end.
+bool InCrashingChild(const std::function<bool()>& work) {
+  pid_t child = fork();
+  if (child == 0) _exit(work() ? 0 : 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool WriteKeys(LmdbEnv& env, MDB_dbi db, int from, int to, size_t value_size = 16) {
+  for (int i = from; i < to; ++i) {
+    const std::string value = absl::StrCat("value ", i, std::string(value_size, 'v'));
+    if (!env.Write([&](Txn& txn) { return txn.Put(db, absl::StrCat("key", 1000 + i), value); }).ok()) return false;
+  }
+  return true;
+}
+
+// The values under "key..." in key order, as a read sees them.
+std::vector<std::string> Keys(LmdbEnv& env, MDB_dbi db) {
+  std::vector<std::string> keys;
+  EXPECT_TRUE(env.Read([&](Txn& txn) {
+    return txn.ForEachWithPrefix(db, "key", [&](std::string_view key, std::string_view) {
+      keys.emplace_back(key);
+      return true;
+    });
+  }).ok());
+  return keys;
+}
+
+std::vector<std::string> ExpectedKeys(int from, int to) {
+  std::vector<std::string> keys;
+  for (int i = from; i < to; ++i) keys.push_back(absl::StrCat("key", 1000 + i));
+  return keys;
+}
+
+TEST(JournalTest, AcknowledgedWritesSurviveACrashBeforeLmdbHasThem) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
+    if (!env.ok()) return false;
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !WriteKeys(**env, *db, 0, 50)) return false;
+    env->release();  // dies with the child, unflushed
+    return true;
+  }));
+  {
+    // LMDB alone does not have them: only the journal does.
+    LmdbEnv::Options without_journal;
+    without_journal.journal = false;
+    auto env = LmdbEnv::Open(dir, without_journal);
+    ASSERT_TRUE(env.ok()) << env.status();
+    auto db = (*env)->OpenDatabase("t");
+    ASSERT_TRUE(db.ok());
+    EXPECT_TRUE(Keys(**env, *db).empty());
+  }
+  auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
+  ASSERT_TRUE(env.ok()) << env.status();
+  auto db = (*env)->OpenDatabase("t");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(Keys(**env, *db), ExpectedKeys(0, 50));
+}
+
+TEST(JournalTest, ReadsMergeJournaledChangesWithLmdbInKeyOrder) {
+  auto env = LmdbEnv::Open(TempDir(), NoBackgroundFlush());
+  ASSERT_TRUE(env.ok());
+  auto db = (*env)->OpenDatabase("t");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*env)->Write([&](Txn& txn) -> absl::Status {
+    for (const char* key : {"key-a", "key-c", "key-e"}) {
+      absl::Status put = txn.Put(*db, key, "old");
+      if (!put.ok()) return put;
+    }
+    return absl::OkStatus();
+  }).ok());
+  ASSERT_TRUE((*env)->Flush().ok());  // those are in LMDB now
+  ASSERT_TRUE((*env)->Write([&](Txn& txn) -> absl::Status {
+    absl::Status status = txn.Put(*db, "key-b", "new");
+    if (status.ok()) status = txn.Delete(*db, "key-c");
+    if (status.ok()) status = txn.Put(*db, "key-e", "changed");
+    if (status.ok()) status = txn.Put(*db, "key-f", "new");
+    return status;
+  }).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE((*env)->Read([&](Txn& txn) -> absl::Status {
+    auto deleted = txn.Get(*db, "key-c");
+    if (!deleted.ok()) return deleted.status();
+    EXPECT_FALSE(deleted->has_value());
+    return txn.ForEachWithPrefix(*db, "key", [&](std::string_view key, std::string_view value) {
+      seen.push_back(std::string(key) + "=" + std::string(value));
+      return true;
+    });
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"key-a=old", "key-b=new", "key-e=changed", "key-f=new"}));
+  // A write sees what the writes before it did, before LMDB has any of it.
+  std::string before;
+  ASSERT_TRUE((*env)->Write([&](Txn& txn) -> absl::Status {
+    auto got = txn.Get(*db, "key-f");
+    if (!got.ok()) return got.status();
+    before = std::string(got->value_or("missing"));
+    return txn.Put(*db, "key-f", before + "+1");
+  }).ok());
+  EXPECT_EQ(before, "new");
+  ASSERT_TRUE((*env)->Flush().ok());
+  ASSERT_TRUE((*env)->Read([&](Txn& txn) -> absl::Status {
+    auto got = txn.Get(*db, "key-f");
+    if (!got.ok()) return got.status();
+    EXPECT_EQ(got->value_or("missing"), "new+1");
+    return absl::OkStatus();
+  }).ok());
+}
+
+TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
+    if (!env.ok()) return false;
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !WriteKeys(**env, *db, 0, 3)) return false;
+    env->release();
+    return true;
+  }));
+  // Tear the third record: its last byte never reached the disk.
+  const std::string path = dir + "/journal-0";
+  int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  std::string bytes(4096, '\0');
+  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  const size_t end = bytes.find_last_not_of('\0');
+  ASSERT_NE(end, std::string::npos);
+  ASSERT_EQ(pwrite(fd, "\0", 1, static_cast<off_t>(end)), 1);
+  close(fd);
+
+  ASSERT_TRUE(InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
+    if (!env.ok()) return false;
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || Keys(**env, *db) != ExpectedKeys(0, 2)) return false;
+    // Numbering goes on after the records that were applied.
+    if (!WriteKeys(**env, *db, 10, 13)) return false;
+    env->release();
+    return true;
+  }));
+  auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
+  ASSERT_TRUE(env.ok()) << env.status();
+  auto db = (*env)->OpenDatabase("t");
+  ASSERT_TRUE(db.ok());
+  std::vector<std::string> expected = ExpectedKeys(0, 2);
+  for (const std::string& key : ExpectedKeys(10, 13)) expected.push_back(key);
+  EXPECT_EQ(Keys(**env, *db), expected);
+}
+
+TEST(JournalTest, FullFilesAreReusedWithoutLosingOrReplayingWrites) {
+  // 64 KiB files and 1 KiB values: the files fill and switch many times.
+  const std::string dir = TempDir();
+  ASSERT_TRUE(InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
+    if (!env.ok()) return false;
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !WriteKeys(**env, *db, 0, 400, 1024)) return false;
+    // Deleted after being written: a replay of older records must not bring them back.
+    for (int i = 0; i < 400; i += 2) {
+      if (!(*env)->Write([&](Txn& txn) { return txn.Delete(*db, absl::StrCat("key", 1000 + i)); }).ok()) {
+        return false;
+      }
+    }
+    env->release();
+    return true;
+  }));
+  auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
+  ASSERT_TRUE(env.ok()) << env.status();
+  auto db = (*env)->OpenDatabase("t");
+  ASSERT_TRUE(db.ok());
+  std::vector<std::string> expected;
+  for (int i = 1; i < 400; i += 2) expected.push_back(absl::StrCat("key", 1000 + i));
+  EXPECT_EQ(Keys(**env, *db), expected);
+}
+
+TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
+    if (!env.ok()) return false;
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !WriteKeys(**env, *db, 0, 5)) return false;
+    if (!WriteKeys(**env, *db, 5, 6, 40 << 10)) return false;  // more than a quarter file
+    if (!WriteKeys(**env, *db, 6, 8)) return false;
+    env->release();
+    return true;
+  }));
+  auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
+  ASSERT_TRUE(env.ok()) << env.status();
+  auto db = (*env)->OpenDatabase("t");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(Keys(**env, *db), ExpectedKeys(0, 8));
+}
+
+TEST(JournalTest, KeysLmdbWouldRefuseAreRefusedAtOnce) {
+  auto env = LmdbEnv::Open(TempDir(), NoBackgroundFlush());
+  ASSERT_TRUE(env.ok());
+  auto db = (*env)->OpenDatabase("t");
+  ASSERT_TRUE(db.ok());
+  EXPECT_FALSE((*env)->Write([&](Txn& txn) { return txn.Put(*db, "", "v"); }).ok());
+  EXPECT_FALSE((*env)->Write([&](Txn& txn) { return txn.Put(*db, std::string(600, 'k'), "v"); }).ok());
+  // And the store still works.
+  EXPECT_TRUE((*env)->Write([&](Txn& txn) { return txn.Put(*db, "key1", "v"); }).ok());
+  EXPECT_TRUE((*env)->Flush().ok());
+}
+
+}  // namespace
+}  // namespace hsm::storage
