@@ -65,6 +65,17 @@ std::vector<std::string> Keys(LmdbEnv& env, MDB_dbi db) {
   return keys;
 }
 
+// The keys a fresh open of `dir` finds (replaying its journal), in order.
+std::vector<std::string> KeysAfterReopen(const std::string& dir, const LmdbEnv::Options& options) {
+  auto env = LmdbEnv::Open(dir, options);
+  EXPECT_TRUE(env.ok()) << env.status();
+  if (!env.ok()) return {};
+  auto db = (*env)->OpenDatabase("t");
+  EXPECT_TRUE(db.ok());
+  if (!db.ok()) return {};
+  return Keys(**env, *db);
+}
+
 std::vector<std::string> ExpectedKeys(int from, int to) {
   std::vector<std::string> keys;
   for (int i = from; i < to; ++i) keys.push_back(absl::StrCat("key", 1000 + i));
@@ -81,21 +92,11 @@ TEST(JournalTest, AcknowledgedWritesSurviveACrashBeforeLmdbHasThem) {
     env->release();  // dies with the child, unflushed
     return true;
   }));
-  {
-    // LMDB alone does not have them: only the journal does.
-    LmdbEnv::Options without_journal;
-    without_journal.journal = false;
-    auto env = LmdbEnv::Open(dir, without_journal);
-    ASSERT_TRUE(env.ok()) << env.status();
-    auto db = (*env)->OpenDatabase("t");
-    ASSERT_TRUE(db.ok());
-    EXPECT_TRUE(Keys(**env, *db).empty());
-  }
-  auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-  ASSERT_TRUE(env.ok()) << env.status();
-  auto db = (*env)->OpenDatabase("t");
-  ASSERT_TRUE(db.ok());
-  EXPECT_EQ(Keys(**env, *db), ExpectedKeys(0, 50));
+  // LMDB alone does not have them: only the journal does.
+  LmdbEnv::Options without_journal;
+  without_journal.journal = false;
+  EXPECT_TRUE(KeysAfterReopen(dir, without_journal).empty());
+  EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush()), ExpectedKeys(0, 50));
 }
 
 TEST(JournalTest, ReadsMergeJournaledChangesWithLmdbInKeyOrder) {
@@ -178,13 +179,9 @@ TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
     env->release();
     return true;
   }));
-  auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-  ASSERT_TRUE(env.ok()) << env.status();
-  auto db = (*env)->OpenDatabase("t");
-  ASSERT_TRUE(db.ok());
   std::vector<std::string> expected = ExpectedKeys(0, 2);
   for (const std::string& key : ExpectedKeys(10, 13)) expected.push_back(key);
-  EXPECT_EQ(Keys(**env, *db), expected);
+  EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush()), expected);
 }
 
 TEST(JournalTest, FullFilesAreReusedWithoutLosingOrReplayingWrites) {
@@ -204,13 +201,9 @@ TEST(JournalTest, FullFilesAreReusedWithoutLosingOrReplayingWrites) {
     env->release();
     return true;
   }));
-  auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
-  ASSERT_TRUE(env.ok()) << env.status();
-  auto db = (*env)->OpenDatabase("t");
-  ASSERT_TRUE(db.ok());
   std::vector<std::string> expected;
   for (int i = 1; i < 400; i += 2) expected.push_back(absl::StrCat("key", 1000 + i));
-  EXPECT_EQ(Keys(**env, *db), expected);
+  EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), expected);
 }
 
 TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
@@ -225,11 +218,7 @@ TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
     env->release();
     return true;
   }));
-  auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
-  ASSERT_TRUE(env.ok()) << env.status();
-  auto db = (*env)->OpenDatabase("t");
-  ASSERT_TRUE(db.ok());
-  EXPECT_EQ(Keys(**env, *db), ExpectedKeys(0, 8));
+  EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), ExpectedKeys(0, 8));
 }
 
 TEST(JournalTest, KeysLmdbWouldRefuseAreRefusedAtOnce) {

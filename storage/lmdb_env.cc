@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-#define HSM_LMDB_RETURN_IF_ERROR(expr) \
+#define HSM_STORAGE_RETURN_IF_ERROR(expr) \
   do {                                  \
     absl::Status status_ = (expr);      \
     if (!status_.ok()) return status_;  \
@@ -88,7 +88,7 @@ absl::StatusOr<std::optional<std::string_view>> Txn::Get(MDB_dbi db, std::string
 absl::Status Txn::Put(MDB_dbi db, std::string_view key, std::string_view value) {
   if (layered_) {
     if (changes_ == nullptr) return absl::FailedPreconditionError("a read transaction cannot write");
-    HSM_LMDB_RETURN_IF_ERROR(CheckKey(key));
+    HSM_STORAGE_RETURN_IF_ERROR(CheckKey(key));
     (*changes_)[std::make_pair(db, std::string(key))] = std::string(value);
     return absl::OkStatus();
   }
@@ -99,7 +99,7 @@ absl::Status Txn::Put(MDB_dbi db, std::string_view key, std::string_view value) 
 absl::Status Txn::Delete(MDB_dbi db, std::string_view key) {
   if (layered_) {
     if (changes_ == nullptr) return absl::FailedPreconditionError("a read transaction cannot write");
-    HSM_LMDB_RETURN_IF_ERROR(CheckKey(key));
+    HSM_STORAGE_RETURN_IF_ERROR(CheckKey(key));
     (*changes_)[std::make_pair(db, std::string(key))] = std::nullopt;
     return absl::OkStatus();
   }
@@ -200,7 +200,7 @@ absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
   MDB_envinfo info;
   mdb_env_info(env, &info);
   std::unique_ptr<LmdbEnv> opened(new LmdbEnv(env, info.me_mapsize));
-  if (options.journal) HSM_LMDB_RETURN_IF_ERROR(opened->StartJournal(dir, options));
+  if (options.journal) HSM_STORAGE_RETURN_IF_ERROR(opened->StartJournal(dir, options));
   return opened;
 }
 
@@ -209,7 +209,7 @@ absl::Status LmdbEnv::StartJournal(const std::string& dir, const Options& option
   if (!db.ok()) return db.status();
   journal_db_ = *db;
   uint64_t applied = 0;
-  HSM_LMDB_RETURN_IF_ERROR(Read([&](Txn& txn) -> absl::Status {
+  HSM_STORAGE_RETURN_IF_ERROR(Read([&](Txn& txn) -> absl::Status {
     absl::StatusOr<std::optional<std::string_view>> value = txn.Get(journal_db_, kAppliedKey);
     if (!value.ok()) return value.status();
     if (value->has_value()) applied = ReadLe64(**value);
@@ -221,7 +221,7 @@ absl::Status LmdbEnv::StartJournal(const std::string& dir, const Options& option
   absl::StatusOr<std::vector<JournalRecord>> records = (*journal)->Recover(applied);
   if (!records.ok()) return records.status();
   if (!records->empty()) {
-    HSM_LMDB_RETURN_IF_ERROR(WriteDirect([&](Txn& txn) -> absl::Status {
+    HSM_STORAGE_RETURN_IF_ERROR(WriteDirect([&](Txn& txn) -> absl::Status {
       std::map<std::string, MDB_dbi> databases;
       for (const JournalRecord& record : *records) {
         for (const JournalChange& change : record.changes) {
@@ -232,7 +232,7 @@ absl::Status LmdbEnv::StartJournal(const std::string& dir, const Options& option
             if (rc != 0) return LmdbError(rc, "open database from the journal");
             found = databases.emplace(change.database, dbi).first;
           }
-          HSM_LMDB_RETURN_IF_ERROR(change.value ? txn.Put(found->second, change.key, *change.value)
+          HSM_STORAGE_RETURN_IF_ERROR(change.value ? txn.Put(found->second, change.key, *change.value)
                                                 : txn.Delete(found->second, change.key));
         }
       }
@@ -347,7 +347,7 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
       }
     }
     ChangeMap changes;
-    HSM_LMDB_RETURN_IF_ERROR(ReadLayered(&changes, body));
+    HSM_STORAGE_RETURN_IF_ERROR(ReadLayered(&changes, body));
     if (changes.empty()) return absl::OkStatus();
     JournalRecord record;
     record.sequence = next_sequence_ + 1;
@@ -359,8 +359,8 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
     if (encoded.size() > journal_->file_size() / 4) {
       // Too big for the journal (a whole token destroyed): straight into
       // LMDB, after everything journaled before it.
-      HSM_LMDB_RETURN_IF_ERROR(WaitSynced(next_sequence_));
-      HSM_LMDB_RETURN_IF_ERROR(Flush());
+      HSM_STORAGE_RETURN_IF_ERROR(WaitSynced(next_sequence_));
+      HSM_STORAGE_RETURN_IF_ERROR(Flush());
       return ApplyToLmdb(changes, std::nullopt);
     }
     sequence = ++next_sequence_;
@@ -415,10 +415,10 @@ absl::Status LmdbEnv::AppendAndPublish(std::vector<Unsynced>& batch) {
     if (end == done) {
       // The file is full: once LMDB has everything in it, the other file is free.
       journal_lock.unlock();
-      HSM_LMDB_RETURN_IF_ERROR(Flush());
+      HSM_STORAGE_RETURN_IF_ERROR(Flush());
       continue;
     }
-    HSM_LMDB_RETURN_IF_ERROR(journal_->Append(bytes));
+    HSM_STORAGE_RETURN_IF_ERROR(journal_->Append(bytes));
     // Visible before the journal lock goes, so that a flush never switches
     // files past records that reads cannot see yet.
     std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
@@ -467,7 +467,7 @@ absl::Status LmdbEnv::Flush() {
 absl::Status LmdbEnv::ApplyToLmdb(const ChangeMap& changes, std::optional<uint64_t> applied) {
   return WriteDirect([&](Txn& txn) -> absl::Status {
     for (const auto& [key, value] : changes) {
-      HSM_LMDB_RETURN_IF_ERROR(value ? txn.Put(key.first, key.second, *value) : txn.Delete(key.first, key.second));
+      HSM_STORAGE_RETURN_IF_ERROR(value ? txn.Put(key.first, key.second, *value) : txn.Delete(key.first, key.second));
     }
     if (applied.has_value()) return txn.Put(journal_db_, kAppliedKey, Le64(*applied));
     return absl::OkStatus();
@@ -506,7 +506,7 @@ absl::Status LmdbEnv::WriteDirect(const std::function<absl::Status(Txn&)>& body)
 }
 
 absl::Status LmdbEnv::CopyTo(const std::string& dir) {
-  HSM_LMDB_RETURN_IF_ERROR(Flush());  // the copy has every acknowledged write
+  HSM_STORAGE_RETURN_IF_ERROR(Flush());  // the copy has every acknowledged write
   std::shared_lock<std::shared_mutex> lock(resize_mutex_);
   int rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
   return rc == 0 ? absl::OkStatus() : LmdbError(rc, absl::StrCat("copy to ", dir));

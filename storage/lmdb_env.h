@@ -39,6 +39,13 @@
 #include "absl/time/time.h"
 #include "storage/journal.h"
 
+// Returns from the enclosing function if `expr`, an absl::Status, is not OK.
+#define HSM_STORAGE_RETURN_IF_ERROR(expr) \
+  do {                                     \
+    absl::Status status_ = (expr);         \
+    if (!status_.ok()) return status_;     \
+  } while (0)
+
 namespace hsm::storage {
 
 // Keys ordered as LMDB orders them (bytes, unsigned), looked up without a copy.
