@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
@@ -20,6 +22,7 @@ namespace {
 //   database (u32 length, bytes), key (u32 length, bytes), for a put the
 //   value (u32 length, bytes).
 // checksum: the first 8 bytes of SHA-256(sequence | body).
+// Zeros pad each record to a multiple of Journal::kAlignment.
 constexpr uint32_t kMagic = 0x4A4D5348;  // "HSMJ"
 constexpr size_t kHeaderSize = 24;
 constexpr uint8_t kPut = 1, kDelete = 2;
@@ -85,20 +88,25 @@ bool ParseBody(std::string_view body, JournalRecord* record) {
   return at == body.size();
 }
 
+size_t Padded(size_t bytes) {
+  return (bytes + Journal::kAlignment - 1) / Journal::kAlignment * Journal::kAlignment;
+}
+
 absl::Status Errno(std::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat("journal: ", std::string(what), " ", path, ": ", std::strerror(errno)));
 }
 
 std::string FilePath(const std::string& dir, int index) { return absl::StrCat(dir, "/journal-", index); }
 
-// Opens `path` for synchronous writes, zero-filled to `size` bytes and on disk.
-absl::StatusOr<int> OpenFilled(const std::string& path, size_t size) {
+// Zero-fills `path` to `size` bytes, on disk.
+absl::Status Fill(const std::string& path, size_t size) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("open", path);
   struct stat st;
   if (fstat(fd, &st) != 0) {
+    absl::Status error = Errno("stat", path);
     close(fd);
-    return Errno("stat", path);
+    return error;
   }
   if (static_cast<size_t>(st.st_size) < size) {
     const std::string zeros(size_t{1} << 20, '\0');
@@ -106,26 +114,31 @@ absl::StatusOr<int> OpenFilled(const std::string& path, size_t size) {
       const size_t n = std::min(zeros.size(), size - at);
       const ssize_t written = pwrite(fd, zeros.data(), n, static_cast<off_t>(at));
       if (written <= 0) {
+        absl::Status error = Errno("fill", path);
         close(fd);
-        return Errno("fill", path);
+        return error;
       }
       at += static_cast<size_t>(written);
     }
     if (fsync(fd) != 0) {
+      absl::Status error = Errno("sync", path);
       close(fd);
-      return Errno("sync", path);
+      return error;
     }
   }
   close(fd);
-  // O_DSYNC: each write returns once on disk, one system call instead of a
-  // write and an fdatasync (and the disk may take it as one forced write).
-  fd = open(path.c_str(), O_RDWR | O_DSYNC | O_CLOEXEC);
-  if (fd < 0) return Errno("open", path);
-  return fd;
+  return absl::OkStatus();
 }
 
-// The intact records at the start of the file, in order.
-absl::StatusOr<std::vector<JournalRecord>> ReadFile(int fd, size_t size, const std::string& path) {
+// The intact records at the start of a file, in order, and where they end.
+struct FileContents {
+  std::vector<JournalRecord> records;
+  size_t end = 0;
+  // Just past the last byte that is not zero (0 if there is none).
+  size_t used = 0;
+};
+
+absl::StatusOr<FileContents> ReadFile(int fd, size_t size, const std::string& path) {
   std::string bytes(size, '\0');
   for (size_t at = 0; at < size;) {
     const ssize_t n = pread(fd, bytes.data() + at, size - at, static_cast<off_t>(at));
@@ -133,7 +146,10 @@ absl::StatusOr<std::vector<JournalRecord>> ReadFile(int fd, size_t size, const s
     if (n == 0) break;
     at += static_cast<size_t>(n);
   }
-  std::vector<JournalRecord> records;
+  FileContents contents;
+  const size_t last = bytes.find_last_not_of('\0');
+  contents.used = last == std::string::npos ? 0 : last + 1;
+  std::vector<JournalRecord>& records = contents.records;
   size_t at = 0;
   while (size - at >= kHeaderSize) {
     const char* header = bytes.data() + at;
@@ -147,22 +163,50 @@ absl::StatusOr<std::vector<JournalRecord>> ReadFile(int fd, size_t size, const s
     if (!records.empty() && record.sequence != records.back().sequence + 1) break;
     if (!ParseBody(sequence_and_body.substr(8), &record)) break;
     records.push_back(std::move(record));
-    at += kHeaderSize + body_length;
+    at = std::min(size, at + Padded(kHeaderSize + body_length));
   }
-  return records;
+  contents.end = at;
+  return contents;
+}
+
+// Zeroes [from, to) of the file, on disk.
+absl::Status Zero(int fd, size_t from, size_t to, const std::string& path) {
+  if (from >= to) return absl::OkStatus();
+  const std::string zeros(std::min<size_t>(to - from, size_t{1} << 20), '\0');
+  for (size_t at = from; at < to;) {
+    const ssize_t written = pwrite(fd, zeros.data(), std::min(zeros.size(), to - at), static_cast<off_t>(at));
+    if (written <= 0) return Errno("zero", path);
+    at += static_cast<size_t>(written);
+  }
+  return fdatasync(fd) == 0 ? absl::OkStatus() : Errno("sync", path);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, size_t file_size) {
-  int fds[2] = {-1, -1};
-  for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<int> fd = OpenFilled(FilePath(dir, i), file_size);
-    if (!fd.ok()) {
-      if (i == 1) close(fds[0]);
-      return fd.status();
+  file_size = file_size / kAlignment * kAlignment;
+  int synced_fds[2] = {-1, -1}, direct_fds[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int fd : {synced_fds[0], synced_fds[1], direct_fds[0], direct_fds[1]}) {
+      if (fd >= 0) close(fd);
     }
-    fds[i] = *fd;
+  };
+  for (int i = 0; i < 2; ++i) {
+    const std::string path = FilePath(dir, i);
+    absl::Status filled = Fill(path, file_size);
+    if (!filled.ok()) {
+      close_all();
+      return filled;
+    }
+    // O_DSYNC: each write returns once on disk, one system call instead of a
+    // write and an fdatasync (and the disk may take it as one forced write).
+    synced_fds[i] = open(path.c_str(), O_RDWR | O_DSYNC | O_CLOEXEC);
+    if (synced_fds[i] < 0) {
+      absl::Status error = Errno("open", path);
+      close_all();
+      return error;
+    }
+    direct_fds[i] = open(path.c_str(), O_RDWR | O_DSYNC | O_DIRECT | O_CLOEXEC);  // -1 on tmpfs
   }
   // The files' names must be on disk too.
   int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -170,22 +214,35 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, s
     fsync(dir_fd);
     close(dir_fd);
   }
-  return std::unique_ptr<Journal>(new Journal(dir, file_size, fds));
+  if (direct_fds[0] < 0 || direct_fds[1] < 0) {
+    for (int& fd : direct_fds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+  }
+  return std::unique_ptr<Journal>(new Journal(dir, file_size, synced_fds, direct_fds));
 }
 
 Journal::~Journal() {
-  close(fds_[0]);
-  close(fds_[1]);
+  for (int fd : {synced_fds_[0], synced_fds_[1], direct_fds_[0], direct_fds_[1]}) {
+    if (fd >= 0) close(fd);
+  }
 }
 
 absl::StatusOr<std::vector<JournalRecord>> Journal::Recover(uint64_t after) {
   std::vector<JournalRecord> all;
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<std::vector<JournalRecord>> records = ReadFile(fds_[i], file_size_, FilePath(dir_, i));
-    if (!records.ok()) return records.status();
-    for (JournalRecord& record : *records) {
+    const std::string path = FilePath(dir_, i);
+    absl::StatusOr<FileContents> contents = ReadFile(synced_fds_[i], file_size_, path);
+    if (!contents.ok()) return contents.status();
+    for (JournalRecord& record : contents->records) {
       if (record.sequence > after) all.push_back(std::move(record));
     }
+    // Past the intact records may lie one that reached the disk while one
+    // before it did not, never acknowledged: the next chain written here
+    // must not run into it.
+    absl::Status zeroed = Zero(synced_fds_[i], contents->end, contents->used, path);
+    if (!zeroed.ok()) return zeroed;
   }
   std::sort(all.begin(), all.end(),
             [](const JournalRecord& a, const JournalRecord& b) { return a.sequence < b.sequence; });
@@ -198,16 +255,33 @@ absl::StatusOr<std::vector<JournalRecord>> Journal::Recover(uint64_t after) {
   return all;
 }
 
-absl::Status Journal::Append(std::string_view records) {
-  if (!Fits(records.size())) return absl::FailedPreconditionError("journal file full");
-  const std::string path = FilePath(dir_, current_);
+std::optional<Journal::Slot> Journal::Reserve(size_t bytes) {
+  if (offset_ + bytes > file_size_) return std::nullopt;
+  Slot slot{current_, offset_};
+  offset_ += bytes;
+  return slot;
+}
+
+absl::Status Journal::Write(const Slot& slot, std::string_view records) {
+  if (direct_.load(std::memory_order_relaxed)) {
+    // O_DIRECT wants the memory aligned too.
+    std::unique_ptr<char, decltype(&free)> aligned(
+        static_cast<char*>(aligned_alloc(4096, Padded(records.size()) + 4096)), &free);
+    if (aligned == nullptr) return absl::ResourceExhaustedError("journal: out of memory");
+    memcpy(aligned.get(), records.data(), records.size());
+    memset(aligned.get() + records.size(), 0, Padded(records.size()) - records.size());
+    const ssize_t n = pwrite(direct_fds_[slot.file], aligned.get(), Padded(records.size()),
+                             static_cast<off_t>(slot.offset));
+    if (n == static_cast<ssize_t>(Padded(records.size()))) return absl::OkStatus();
+    if (n >= 0 || errno != EINVAL) return Errno("write", FilePath(dir_, slot.file));
+    direct_.store(false);  // this filesystem takes no such direct write: buffered from now on
+  }
   for (size_t done = 0; done < records.size();) {
-    const ssize_t n = pwrite(fds_[current_], records.data() + done, records.size() - done,
-                             static_cast<off_t>(offset_ + done));
-    if (n <= 0) return Errno("write", path);
+    const ssize_t n = pwrite(synced_fds_[slot.file], records.data() + done, records.size() - done,
+                             static_cast<off_t>(slot.offset + done));
+    if (n <= 0) return Errno("write", FilePath(dir_, slot.file));
     done += static_cast<size_t>(n);
   }
-  offset_ += records.size();
   return absl::OkStatus();
 }
 
@@ -226,10 +300,12 @@ void Journal::AppendRecord(const JournalRecord& record, std::string* out) {
     PutBytes(&sequence_and_body, change.key);
     if (change.value.has_value()) PutBytes(&sequence_and_body, *change.value);
   }
+  const size_t start = out->size();
   PutU32(out, kMagic);
   PutU32(out, static_cast<uint32_t>(sequence_and_body.size() - 8));
   out->append(Checksum(sequence_and_body));
   out->append(sequence_and_body);
+  out->resize(start + Padded(out->size() - start), '\0');
 }
 
 absl::Status Journal::RemoveFiles(const std::string& dir) {

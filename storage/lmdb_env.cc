@@ -8,12 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 
-#define HSM_STORAGE_RETURN_IF_ERROR(expr) \
-  do {                                  \
-    absl::Status status_ = (expr);      \
-    if (!status_.ok()) return status_;  \
-  } while (0)
-
 namespace hsm::storage {
 namespace {
 
@@ -241,7 +235,7 @@ absl::Status LmdbEnv::StartJournal(const std::string& dir, const Options& option
     applied = records->back().sequence;
   }
   journal_ = std::move(*journal);
-  next_sequence_ = synced_sequence_ = visible_sequence_ = applied;
+  next_sequence_ = synced_sequence_ = visible_sequence_ = last_reserved_ = applied;
   flusher_ = std::thread([this, interval = options.flush_interval] { RunFlusher(interval); });
   return absl::OkStatus();
 }
@@ -331,6 +325,8 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
     return WriteDirect(body);
   }
   uint64_t sequence;
+  Journal::Slot slot;
+  std::string encoded;
   {
     std::lock_guard<std::mutex> write_lock(write_mutex_);
     if (broken_) return Broken();
@@ -354,7 +350,6 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
     for (const auto& [key, value] : changes) {
       record.changes.push_back(JournalChange{database_names_[key.first], key.second, value});
     }
-    std::string encoded;
     Journal::AppendRecord(record, &encoded);
     if (encoded.size() > journal_->file_size() / 4) {
       // Too big for the journal (a whole token destroyed): straight into
@@ -363,100 +358,101 @@ absl::Status LmdbEnv::Write(const std::function<absl::Status(Txn&)>& body) {
       HSM_STORAGE_RETURN_IF_ERROR(Flush());
       return ApplyToLmdb(changes, std::nullopt);
     }
+    absl::StatusOr<Journal::Slot> reserved = Reserve(encoded.size(), record.sequence);
+    if (!reserved.ok()) return reserved.status();
+    slot = *reserved;
     sequence = ++next_sequence_;
     for (const auto& [key, value] : changes) {
       pending_[key] = value;
       pending_sequence_[key] = sequence;
     }
     std::lock_guard<std::mutex> sync_lock(sync_mutex_);
-    unsynced_.push_back(Unsynced{sequence, std::move(encoded), std::move(changes)});
+    in_flight_.emplace(sequence, InFlight{std::move(changes)});
   }
-  return WaitSynced(sequence);
+  // Outside every lock: the writes of other threads go to the disk with this one.
+  return Complete(sequence, journal_->Write(slot, encoded));
+}
+
+absl::StatusOr<Journal::Slot> LmdbEnv::Reserve(size_t bytes, uint64_t sequence) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> journal_lock(journal_mutex_);
+      std::optional<Journal::Slot> slot = journal_->Reserve(bytes);
+      if (slot.has_value()) {
+        last_reserved_ = sequence;
+        return *slot;
+      }
+    }
+    // The file is full: once LMDB has everything in it, the other file is free.
+    HSM_STORAGE_RETURN_IF_ERROR(Flush());
+  }
+}
+
+absl::Status LmdbEnv::Complete(uint64_t sequence, const absl::Status& written) {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  if (written.ok()) {
+    in_flight_[sequence].written = true;
+    PublishWritten();
+  } else if (!broken_) {
+    // A later record may be on disk, but a replay stops at this one: what
+    // the disk has is no longer what was acknowledged.
+    broken_reason_ = written.ToString();
+    broken_ = true;
+  }
+  synced_.notify_all();
+  synced_.wait(lock, [&] { return synced_sequence_ >= sequence || broken_; });
+  return synced_sequence_ >= sequence ? absl::OkStatus() : Broken();
+}
+
+void LmdbEnv::PublishWritten() {
+  auto next = in_flight_.begin();
+  if (next == in_flight_.end() || next->first != synced_sequence_ + 1 || !next->second.written) return;
+  std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
+  while (next != in_flight_.end() && next->first == synced_sequence_ + 1 && next->second.written) {
+    for (auto& [key, value] : next->second.changes) visible_[key] = std::move(value);
+    visible_sequence_ = synced_sequence_ = next->first;
+    next = in_flight_.erase(next);
+  }
 }
 
 absl::Status LmdbEnv::WaitSynced(uint64_t sequence) {
   std::unique_lock<std::mutex> lock(sync_mutex_);
-  for (;;) {
-    if (synced_sequence_ >= sequence) return absl::OkStatus();
-    if (broken_) return Broken();
-    if (syncing_) {
-      synced_.wait(lock);
-      continue;
-    }
-    // Nobody is writing the journal: write everything waiting, ours included.
-    syncing_ = true;
-    std::vector<Unsynced> batch;
-    batch.swap(unsynced_);
-    lock.unlock();
-    absl::Status status = AppendAndPublish(batch);
-    lock.lock();
-    syncing_ = false;
-    if (status.ok()) {
-      synced_sequence_ = batch.back().sequence;
-    } else if (!broken_) {
-      broken_reason_ = status.ToString();
-      broken_ = true;
-    }
-    synced_.notify_all();
-  }
-}
-
-absl::Status LmdbEnv::AppendAndPublish(std::vector<Unsynced>& batch) {
-  size_t done = 0;
-  while (done < batch.size()) {
-    std::unique_lock<std::mutex> journal_lock(journal_mutex_);
-    // As many whole records as fit in the current file.
-    std::string bytes;
-    size_t end = done;
-    while (end < batch.size() && journal_->Fits(bytes.size() + batch[end].encoded.size())) {
-      bytes += batch[end].encoded;
-      ++end;
-    }
-    if (end == done) {
-      // The file is full: once LMDB has everything in it, the other file is free.
-      journal_lock.unlock();
-      HSM_STORAGE_RETURN_IF_ERROR(Flush());
-      continue;
-    }
-    HSM_STORAGE_RETURN_IF_ERROR(journal_->Append(bytes));
-    // Visible before the journal lock goes, so that a flush never switches
-    // files past records that reads cannot see yet.
-    std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
-    for (; done < end; ++done) {
-      for (auto& [key, value] : batch[done].changes) visible_[key] = std::move(value);
-      visible_sequence_ = batch[done].sequence;
-    }
-  }
-  return absl::OkStatus();
+  synced_.wait(lock, [&] { return synced_sequence_ >= sequence || broken_; });
+  return synced_sequence_ >= sequence ? absl::OkStatus() : Broken();
 }
 
 absl::Status LmdbEnv::Flush() {
   if (journal_ == nullptr) return absl::OkStatus();
   std::lock_guard<std::mutex> flush_lock(flush_mutex_);
-  uint64_t applied;
+  if (broken_) return Broken();
+  uint64_t last_in_file;
   {
     std::lock_guard<std::mutex> journal_lock(journal_mutex_);
+    // Later records go to the other file, from its start: LMDB has every
+    // record in it (the previous flush applied them).
+    last_in_file = last_reserved_;
+    journal_->SwitchFiles();
+  }
+  // The records of the file just left may still be on their way to disk;
+  // LMDB must get all of them now, since the next flush switches back.
+  HSM_STORAGE_RETURN_IF_ERROR(WaitSynced(last_in_file));
+  uint64_t applied;
+  {
     std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
-    if (visible_.empty()) {
-      // Everything in the current file is in LMDB already.
-      journal_->SwitchFiles();
-      return absl::OkStatus();
-    }
+    if (visible_.empty()) return absl::OkStatus();  // LMDB has everything already
     flushing_.swap(visible_);
     applied = visible_sequence_;
-    // Records up to `applied` are all in the current file or the other one,
-    // and the other one's were in LMDB before this flush began.
-    journal_->SwitchFiles();
   }
   absl::Status status = ApplyToLmdb(flushing_, applied);
   if (!status.ok()) {
-    // flushing_ stays readable; the journal still has it, but its file is
-    // now the one appends go to, so stop writing.
+    // flushing_ stays readable; the journal still has it, but the next
+    // switch would write over it, so stop writing.
     std::lock_guard<std::mutex> sync_lock(sync_mutex_);
     if (!broken_) {
       broken_reason_ = status.ToString();
       broken_ = true;
     }
+    synced_.notify_all();
     return status;
   }
   std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);

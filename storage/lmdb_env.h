@@ -12,8 +12,10 @@
 //             may build on them), never by reads;
 //   visible   on disk in the journal: what reads see before LMDB;
 //   flushing  being committed to LMDB right now.
-// Concurrent writes share one flush (group commit): whoever finds the
-// journal idle writes everything waiting, and the others wait for it.
+// Concurrent writes go to the disk together: each has its own slot in the
+// journal and writes it at once, without waiting for the writes before it;
+// it is acknowledged, and becomes visible, once every write before it is on
+// disk too.
 #ifndef HSM_STORAGE_LMDB_ENV_H_
 #define HSM_STORAGE_LMDB_ENV_H_
 
@@ -145,11 +147,10 @@ class LmdbEnv {
   absl::Status CopyTo(const std::string& dir);
 
  private:
-  // Journaled changes that are not on disk yet, in sequence order.
-  struct Unsynced {
-    uint64_t sequence;
-    std::string encoded;  // the journal record
+  // A journaled write on its way to disk, or on disk behind one that is not.
+  struct InFlight {
     ChangeMap changes;
+    bool written = false;
   };
 
   LmdbEnv(MDB_env* env, size_t map_size) : env_(env), map_size_(map_size) {}
@@ -160,10 +161,17 @@ class LmdbEnv {
   absl::Status WriteDirect(const std::function<absl::Status(Txn&)>& body);
   // `body` over the layers (and pending_, for a writer) and a pooled LMDB reader.
   absl::Status ReadLayered(ChangeMap* changes, const std::function<absl::Status(Txn&)>& body);
-  // Waits until the journal has `sequence` on disk, writing it if nobody is.
+  // Room in the journal for the record of `sequence`, `bytes` long; flushes
+  // first when the current file is full. Under write_mutex_.
+  absl::StatusOr<Journal::Slot> Reserve(size_t bytes, uint64_t sequence);
+  // Notes that the record of `sequence` is on disk (or failed to get there),
+  // and waits until every record up to it is.
+  absl::Status Complete(uint64_t sequence, const absl::Status& written);
+  // Makes visible, in order, the written records that follow synced_sequence_
+  // without a gap. Under sync_mutex_.
+  void PublishWritten();
+  // Waits until every record up to `sequence` is on disk and visible.
   absl::Status WaitSynced(uint64_t sequence);
-  // Writes `batch` to the journal and makes it visible to reads.
-  absl::Status AppendAndPublish(std::vector<Unsynced>& batch);
   // Applies `changes` and the journal position `applied` in one LMDB commit.
   absl::Status ApplyToLmdb(const ChangeMap& changes, std::optional<uint64_t> applied);
   void RunFlusher(absl::Duration interval);
@@ -182,22 +190,23 @@ class LmdbEnv {
   // journal's sequence is the order of the bodies).
   std::mutex write_mutex_;
 
-  // The journal; null when it is off. Guarded by journal_mutex_ (its file
-  // position), which is held from an append until its changes are visible.
+  // The journal; null when it is off. Its reservations and file switches are
+  // under journal_mutex_, with the sequence of the last record reserved.
   std::unique_ptr<Journal> journal_;
   std::mutex journal_mutex_;
+  uint64_t last_reserved_ = 0;
   MDB_dbi journal_db_ = 0;  // "applied" -> the last sequence LMDB has
   std::map<MDB_dbi, std::string> database_names_;  // under write_mutex_
   // Under write_mutex_.
   uint64_t next_sequence_ = 0;
   ChangeMap pending_;
   std::map<std::pair<MDB_dbi, std::string>, uint64_t, ChangeKeyLess> pending_sequence_;
-  // Group commit, under sync_mutex_.
+  // Records written or being written, under sync_mutex_; every record up to
+  // synced_sequence_ is on disk and visible.
   std::mutex sync_mutex_;
   std::condition_variable synced_;
-  bool syncing_ = false;
   uint64_t synced_sequence_ = 0;
-  std::vector<Unsynced> unsynced_;
+  std::map<uint64_t, InFlight> in_flight_;
   // Set when the journal or LMDB failed a write: later writes are refused
   // (what is on disk may no longer be what was acknowledged).
   std::atomic<bool> broken_{false};
