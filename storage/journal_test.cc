@@ -273,6 +273,39 @@ TEST(JournalTest, FullFilesAreReusedWithoutLosingOrReplayingWrites) {
   EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), expected);
 }
 
+TEST(JournalTest, AHalfFullFileIsFlushedWithoutWaitingForTheInterval) {
+  // The interval is an hour; 22 records of 1.5 KiB fill a 64 KiB file just
+  // past its half. A child writes them and waits; LMDB alone, read from this
+  // process, must get them soon.
+  const std::string dir = TempDir();
+  int release_child[2];
+  ASSERT_EQ(pipe(release_child), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(release_child[1]);
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
+    if (!env.ok()) _exit(1);
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !WriteKeys(**env, *db, 0, 22, 1024)) _exit(1);
+    char byte;
+    (void)!read(release_child[0], &byte, 1);
+    _exit(0);
+  }
+  close(release_child[0]);
+  LmdbEnv::Options without_journal;
+  without_journal.journal = false;
+  std::vector<std::string> in_lmdb;
+  for (int attempt = 0; attempt < 200 && in_lmdb != ExpectedKeys(0, 22); ++attempt) {
+    usleep(50'000);
+    in_lmdb = KeysAfterReopen(dir, without_journal);
+  }
+  close(release_child[1]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(in_lmdb, ExpectedKeys(0, 22));
+}
+
 TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
   const std::string dir = TempDir();
   ASSERT_TRUE(InCrashingChild([&] {

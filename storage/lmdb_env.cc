@@ -380,6 +380,15 @@ absl::StatusOr<Journal::Slot> LmdbEnv::Reserve(size_t bytes, uint64_t sequence) 
       std::optional<Journal::Slot> slot = journal_->Reserve(bytes);
       if (slot.has_value()) {
         last_reserved_ = sequence;
+        // Past half the file: flush now, in the background, so that no
+        // writer finds the file full and has to wait for a flush.
+        if (slot->offset < journal_->file_size() / 2 && slot->offset + bytes >= journal_->file_size() / 2) {
+          {
+            std::lock_guard<std::mutex> flusher_lock(flusher_mutex_);
+            flush_wanted_ = true;
+          }
+          flusher_wake_.notify_one();
+        }
         return *slot;
       }
     }
@@ -473,8 +482,10 @@ absl::Status LmdbEnv::ApplyToLmdb(const ChangeMap& changes, std::optional<uint64
 void LmdbEnv::RunFlusher(absl::Duration interval) {
   std::unique_lock<std::mutex> lock(flusher_mutex_);
   while (!flusher_stop_) {
-    flusher_wake_.wait_for(lock, absl::ToChronoNanoseconds(interval));
+    flusher_wake_.wait_for(lock, absl::ToChronoNanoseconds(interval),
+                           [this] { return flusher_stop_ || flush_wanted_; });
     if (flusher_stop_) break;
+    flush_wanted_ = false;
     lock.unlock();
     Flush().IgnoreError();  // a failure stops writes (broken_); reads go on
     lock.lock();

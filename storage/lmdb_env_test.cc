@@ -71,7 +71,7 @@ TEST(LmdbEnvTest, MapGrowsWhenFull) {
       return value->has_value() && **value == big ? absl::OkStatus() : absl::NotFoundError("lost");
     }).ok()) << i;
   }
-  // LMDB has the writes once the journal hands them over (every 20 ms, or now).
+  // LMDB has the writes once the journal hands them over (every 200 ms, or now).
   ASSERT_TRUE((*env)->Flush().ok());
   EXPECT_GT((*env)->map_size(), size_t{6} << 20);
   int count = 0;
