@@ -264,9 +264,11 @@ std::optional<Journal::Slot> Journal::Reserve(size_t bytes) {
 
 absl::Status Journal::Write(const Slot& slot, std::string_view records) {
   if (direct_.load(std::memory_order_relaxed)) {
-    // O_DIRECT wants the memory aligned too.
+    // O_DIRECT wants the memory aligned too (and aligned_alloc a size that
+    // is a multiple of the alignment).
+    constexpr size_t kPage = 4096;
     std::unique_ptr<char, decltype(&free)> aligned(
-        static_cast<char*>(aligned_alloc(4096, Padded(records.size()) + 4096)), &free);
+        static_cast<char*>(aligned_alloc(kPage, (Padded(records.size()) + kPage - 1) / kPage * kPage)), &free);
     if (aligned == nullptr) return absl::ResourceExhaustedError("journal: out of memory");
     memcpy(aligned.get(), records.data(), records.size());
     memset(aligned.get() + records.size(), 0, Padded(records.size()) - records.size());
