@@ -98,6 +98,18 @@ absl::Status Errno(std::string_view what, const std::string& path) {
 
 std::string FilePath(const std::string& dir, int index) { return absl::StrCat(dir, "/journal-", index); }
 
+// Zeroes [from, to) of the file, on disk.
+absl::Status Zero(int fd, size_t from, size_t to, const std::string& path) {
+  if (from >= to) return absl::OkStatus();
+  const std::string zeros(std::min<size_t>(to - from, size_t{1} << 20), '\0');
+  for (size_t at = from; at < to;) {
+    const ssize_t written = pwrite(fd, zeros.data(), std::min(zeros.size(), to - at), static_cast<off_t>(at));
+    if (written <= 0) return Errno("zero", path);
+    at += static_cast<size_t>(written);
+  }
+  return fdatasync(fd) == 0 ? absl::OkStatus() : Errno("sync", path);
+}
+
 // Zero-fills `path` to `size` bytes, on disk.
 absl::Status Fill(const std::string& path, size_t size) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -108,26 +120,10 @@ absl::Status Fill(const std::string& path, size_t size) {
     close(fd);
     return error;
   }
-  if (static_cast<size_t>(st.st_size) < size) {
-    const std::string zeros(size_t{1} << 20, '\0');
-    for (size_t at = static_cast<size_t>(st.st_size); at < size;) {
-      const size_t n = std::min(zeros.size(), size - at);
-      const ssize_t written = pwrite(fd, zeros.data(), n, static_cast<off_t>(at));
-      if (written <= 0) {
-        absl::Status error = Errno("fill", path);
-        close(fd);
-        return error;
-      }
-      at += static_cast<size_t>(written);
-    }
-    if (fsync(fd) != 0) {
-      absl::Status error = Errno("sync", path);
-      close(fd);
-      return error;
-    }
-  }
+  // fdatasync records the new size too: it is needed to read the data back.
+  absl::Status filled = Zero(fd, static_cast<size_t>(st.st_size), size, path);
   close(fd);
-  return absl::OkStatus();
+  return filled;
 }
 
 // The intact records at the start of a file, in order, and where they end.
@@ -167,18 +163,6 @@ absl::StatusOr<FileContents> ReadFile(int fd, size_t size, const std::string& pa
   }
   contents.end = at;
   return contents;
-}
-
-// Zeroes [from, to) of the file, on disk.
-absl::Status Zero(int fd, size_t from, size_t to, const std::string& path) {
-  if (from >= to) return absl::OkStatus();
-  const std::string zeros(std::min<size_t>(to - from, size_t{1} << 20), '\0');
-  for (size_t at = from; at < to;) {
-    const ssize_t written = pwrite(fd, zeros.data(), std::min(zeros.size(), to - at), static_cast<off_t>(at));
-    if (written <= 0) return Errno("zero", path);
-    at += static_cast<size_t>(written);
-  }
-  return fdatasync(fd) == 0 ? absl::OkStatus() : Errno("sync", path);
 }
 
 }  // namespace
