@@ -47,6 +47,20 @@ bool InCrashingChild(const std::function<bool()>& work) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// In a child that then dies unflushed: opens `dir`, runs `work` on database
+// "t"; true if everything succeeded.
+bool InCrashingChildWithDatabase(const std::string& dir, const LmdbEnv::Options& options,
+                                 const std::function<bool(LmdbEnv&, MDB_dbi)>& work) {
+  return InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, options);
+    if (!env.ok()) return false;
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !work(**env, *db)) return false;
+    env->release();  // dies with the child, unflushed
+    return true;
+  });
+}
+
 bool WriteKeys(LmdbEnv& env, MDB_dbi db, int from, int to, size_t value_size = 16) {
   for (int i = from; i < to; ++i) {
     const std::string value = absl::StrCat("value ", i, std::string(value_size, 'v'));
@@ -86,13 +100,8 @@ std::vector<std::string> ExpectedKeys(int from, int to) {
 
 TEST(JournalTest, AcknowledgedWritesSurviveACrashBeforeLmdbHasThem) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || !WriteKeys(**env, *db, 0, 50)) return false;
-    env->release();  // dies with the child, unflushed
-    return true;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
+    return WriteKeys(env, db, 0, 50);
   }));
   // LMDB alone does not have them: only the journal does.
   LmdbEnv::Options without_journal;
@@ -152,13 +161,8 @@ TEST(JournalTest, ReadsMergeJournaledChangesWithLmdbInKeyOrder) {
 
 TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || !WriteKeys(**env, *db, 0, 3)) return false;
-    env->release();
-    return true;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
+    return WriteKeys(env, db, 0, 3);
   }));
   // Tear the third record: its last byte never reached the disk.
   const std::string path = dir + "/journal-0";
@@ -171,15 +175,10 @@ TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
   ASSERT_EQ(pwrite(fd, "\0", 1, static_cast<off_t>(end)), 1);
   close(fd);
 
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || Keys(**env, *db) != ExpectedKeys(0, 2)) return false;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
+    if (Keys(env, db) != ExpectedKeys(0, 2)) return false;
     // Numbering goes on after the records that were applied.
-    if (!WriteKeys(**env, *db, 10, 13)) return false;
-    env->release();
-    return true;
+    return WriteKeys(env, db, 10, 13);
   }));
   std::vector<std::string> expected = ExpectedKeys(0, 2);
   for (const std::string& key : ExpectedKeys(10, 13)) expected.push_back(key);
@@ -190,13 +189,8 @@ TEST(JournalTest, ARecordBehindAGapIsNeitherReplayedNorJoinedToTheNextChain) {
   // Records 1 to 3, one sector each; then record 2 "never reached the disk"
   // while record 3 did (concurrent writes may land in any order).
   const std::string dir = TempDir();
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || !WriteKeys(**env, *db, 0, 3)) return false;
-    env->release();
-    return true;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
+    return WriteKeys(env, db, 0, 3);
   }));
   const std::string path = dir + "/journal-0";
   int fd = open(path.c_str(), O_RDWR);
@@ -208,14 +202,9 @@ TEST(JournalTest, ARecordBehindAGapIsNeitherReplayedNorJoinedToTheNextChain) {
   // Only record 1 comes back. The next record written, two sectors long,
   // starts at offset 0 and ends where record 3 lay: had record 3 stayed, a
   // replay would take it for the next record of the chain.
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush());
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || Keys(**env, *db) != ExpectedKeys(0, 1)) return false;
-    if (!WriteKeys(**env, *db, 5, 6, 600)) return false;
-    env->release();
-    return true;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
+    if (Keys(env, db) != ExpectedKeys(0, 1)) return false;
+    return WriteKeys(env, db, 5, 6, 600);
   }));
   std::vector<std::string> expected = ExpectedKeys(0, 1);
   expected.push_back("key1005");
@@ -230,22 +219,17 @@ TEST(JournalTest, ConcurrentWritersLoseNothingWhileFilesSwitch) {
   options.journal_file_size = 64 << 10;
   options.flush_interval = absl::Milliseconds(1);
   constexpr int kWriters = 8, kEach = 150;
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, options);
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok()) return false;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, options, [&](LmdbEnv& env, MDB_dbi db) {
     std::vector<std::thread> writers;
     std::atomic<int> failures{0};
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
-        if (!WriteKeys(**env, *db, w * kEach, (w + 1) * kEach, 1024)) ++failures;
+        if (!WriteKeys(env, db, w * kEach, (w + 1) * kEach, 1024)) ++failures;
       });
     }
     for (std::thread& writer : writers) writer.join();
     // Every acknowledged write is visible at once, too.
-    if (failures != 0 || Keys(**env, *db) != ExpectedKeys(0, kWriters * kEach)) return false;
-    env->release();
+    if (failures != 0 || Keys(env, db) != ExpectedKeys(0, kWriters * kEach)) return false;
     return true;
   }));
   EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), ExpectedKeys(0, kWriters * kEach));
@@ -254,18 +238,14 @@ TEST(JournalTest, ConcurrentWritersLoseNothingWhileFilesSwitch) {
 TEST(JournalTest, FullFilesAreReusedWithoutLosingOrReplayingWrites) {
   // 64 KiB files and 1 KiB values: the files fill and switch many times.
   const std::string dir = TempDir();
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || !WriteKeys(**env, *db, 0, 400, 1024)) return false;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(64 << 10), [&](LmdbEnv& env, MDB_dbi db) {
+    if (!WriteKeys(env, db, 0, 400, 1024)) return false;
     // Deleted after being written: a replay of older records must not bring them back.
     for (int i = 0; i < 400; i += 2) {
-      if (!(*env)->Write([&](Txn& txn) { return txn.Delete(*db, absl::StrCat("key", 1000 + i)); }).ok()) {
+      if (!env.Write([&](Txn& txn) { return txn.Delete(db, absl::StrCat("key", 1000 + i)); }).ok()) {
         return false;
       }
     }
-    env->release();
     return true;
   }));
   std::vector<std::string> expected;
@@ -308,15 +288,10 @@ TEST(JournalTest, AHalfFullFileIsFlushedWithoutWaitingForTheInterval) {
 
 TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(InCrashingChild([&] {
-    auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
-    if (!env.ok()) return false;
-    auto db = (*env)->OpenDatabase("t");
-    if (!db.ok() || !WriteKeys(**env, *db, 0, 5)) return false;
-    if (!WriteKeys(**env, *db, 5, 6, 40 << 10)) return false;  // more than a quarter file
-    if (!WriteKeys(**env, *db, 6, 8)) return false;
-    env->release();
-    return true;
+  ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(64 << 10), [&](LmdbEnv& env, MDB_dbi db) {
+    if (!WriteKeys(env, db, 0, 5)) return false;
+    if (!WriteKeys(env, db, 5, 6, 40 << 10)) return false;  // more than a quarter file
+    return WriteKeys(env, db, 6, 8);
   }));
   EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), ExpectedKeys(0, 8));
 }
