@@ -16,15 +16,20 @@ std::string Trim(const std::string& s) {
   return s.substr(begin, end - begin + 1);
 }
 
-bool ParseMilliseconds(const std::string& text, int64_t& out) {
+// A decimal number of at least `minimum` (and within int64_t).
+bool ParseAtLeast(const std::string& text, int64_t minimum, int64_t& out) {
   if (text.empty()) return false;
   char* end = nullptr;
   errno = 0;
   long long value = std::strtoll(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || value <= 0) return false;
+  if (errno != 0 || *end != '\0' || value < minimum) return false;
   out = value;
   return true;
 }
+
+bool ParseMilliseconds(const std::string& text, int64_t& out) { return ParseAtLeast(text, 1, out); }
+
+bool ParseNonNegative(const std::string& text, int64_t& out) { return ParseAtLeast(text, 0, out); }
 
 bool ValidServer(const std::string& server) {
   size_t colon = server.rfind(':');
@@ -54,6 +59,11 @@ bool Set(const std::string& key, const std::string& value, Config& config, std::
   } else if (key == "connect_wait_ms") {
     if (!ParseMilliseconds(value, config.connect_wait_ms)) {
       why = "connect_wait_ms must be a positive number of milliseconds";
+      return false;
+    }
+  } else if (key == "reply_spin_us") {
+    if (!ParseNonNegative(value, config.reply_spin_us)) {
+      why = "reply_spin_us must be a number of microseconds, 0 or more";
       return false;
     }
   } else if (key == "ca_file") {
@@ -121,6 +131,7 @@ bool LoadConfig(Config& config, std::string& error) {
   for (const Override& o : {Override{"HSM_SERVER", "server"}, Override{"HSM_DEADLINE_MS", "deadline_ms"},
                             Override{"HSM_LONG_DEADLINE_MS", "long_deadline_ms"},
                             Override{"HSM_CONNECT_WAIT_MS", "connect_wait_ms"},
+                            Override{"HSM_REPLY_SPIN_US", "reply_spin_us"},
                             Override{"HSM_TLS_CA", "ca_file"}, Override{"HSM_TLS_CERT", "cert_file"},
                             Override{"HSM_TLS_KEY", "key_file"},
                             Override{"HSM_TLS_SERVER_NAME", "server_name"}}) {

@@ -17,13 +17,14 @@ TEST(ConfigTest, ParsesKeysCommentsAndBlankLines) {
   Config config;
   std::string error;
   ASSERT_TRUE(ParseConfig("# comment\n\nserver = hsm.example:7700  # trailing\ndeadline_ms=2500\n"
-                          "long_deadline_ms = 60000\nconnect_wait_ms = 300\n",
+                          "long_deadline_ms = 60000\nconnect_wait_ms = 300\nreply_spin_us = 0\n",
                           "f", config, error))
       << error;
   EXPECT_EQ(config.server, "hsm.example:7700");
   EXPECT_EQ(config.deadline_ms, 2500);
   EXPECT_EQ(config.long_deadline_ms, 60000);
   EXPECT_EQ(config.connect_wait_ms, 300);
+  EXPECT_EQ(config.reply_spin_us, 0);
 }
 
 TEST(ConfigTest, ErrorsNameTheFileAndLine) {
@@ -36,7 +37,8 @@ TEST(ConfigTest, ErrorsNameTheFileAndLine) {
                         Case{"server = no-port\n", "f:1: server must be HOST:PORT"},
                         Case{"server = host:99999\n", "f:1: server must be HOST:PORT"},
                         Case{"deadline_ms = -5\n", "f:1: deadline_ms must be a positive"},
-                        Case{"deadline_ms = 10s\n", "f:1: deadline_ms must be a positive"}}) {
+                        Case{"deadline_ms = 10s\n", "f:1: deadline_ms must be a positive"},
+                        Case{"reply_spin_us = -1\n", "f:1: reply_spin_us must be a number of microseconds"}}) {
     Config config;
     std::string error;
     EXPECT_FALSE(ParseConfig(c.text, "f", config, error)) << c.text;

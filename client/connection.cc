@@ -141,7 +141,7 @@ void Connection::HeartbeatLoop() {
     if (heartbeat_due) {
       v1::AppRequest request;
       v1::StatusReply reply;
-      if (Call(&v1::Pkcs11::Stub::Heartbeat, request, &reply) == CKR_OK) {  // sends the queued closes too
+      if (Call(&v1::Pkcs11::Stub::PrepareAsyncHeartbeat, request, &reply) == CKR_OK) {  // sends the queued closes too
         spare_sessions_allowed_.store(reply.spare_sessions_allowed(), std::memory_order_relaxed);
       }
     } else if (ClosesWaited(kCloseWait)) {
@@ -243,15 +243,15 @@ void Connection::SendQueuedCloses() {
 }
 
 CK_RV Connection::OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply) {
-  return SendCarryingCloses(&v1::Pkcs11::Stub::OpenSession, request, reply, CallKind::kApplication,
+  return SendCarryingCloses(&v1::Pkcs11::Stub::PrepareAsyncOpenSession, request, reply, CallKind::kApplication,
                             Deadline::kNormal);
 }
 
 bool Connection::DataCallCarriesCloses(Rpc<v1::DataRequest, v1::DataReply> rpc) const {
   // hsmd serves no dual-function call, so those would drop the closes.
   return data_calls_close_sessions_.load(std::memory_order_relaxed) &&
-         rpc != &v1::Pkcs11::Stub::DigestEncryptUpdate && rpc != &v1::Pkcs11::Stub::DecryptDigestUpdate &&
-         rpc != &v1::Pkcs11::Stub::SignEncryptUpdate && rpc != &v1::Pkcs11::Stub::DecryptVerifyUpdate;
+         rpc != &v1::Pkcs11::Stub::PrepareAsyncDigestEncryptUpdate && rpc != &v1::Pkcs11::Stub::PrepareAsyncDecryptDigestUpdate &&
+         rpc != &v1::Pkcs11::Stub::PrepareAsyncSignEncryptUpdate && rpc != &v1::Pkcs11::Stub::PrepareAsyncDecryptVerifyUpdate;
 }
 
 }  // namespace hsm::client

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "client/config.h"
+#include "client/reply_wait.h"
 #include "proto/hsm/v1/pkcs11.grpc.pb.h"
 #include "third_party/pkcs11/pkcs11.h"
 
@@ -40,8 +41,13 @@ namespace hsm::client {
 
 namespace v1 = ::hsm::v1;
 
+// A method of hsmd, as the stub's PrepareAsync<Method> member: calls are
+// sent asynchronously so that the caller can poll for the reply
+// (client/reply_wait.h).
 template <typename Request, typename Reply>
-using Rpc = grpc::Status (v1::Pkcs11::Stub::*)(grpc::ClientContext*, const Request&, Reply*);
+using Rpc = std::unique_ptr<grpc::ClientAsyncResponseReader<Reply>> (v1::Pkcs11::Stub::*)(grpc::ClientContext*,
+                                                                                          const Request&,
+                                                                                          grpc::CompletionQueue*);
 
 enum class CallKind {
   kApplication,   // not tied to a session: retried once after re-registering
@@ -133,7 +139,7 @@ class Connection {
       request.set_app(app);
       grpc::ClientContext context;
       context.set_deadline(DeadlineFor(deadline));
-      grpc::Status status = (stub_.get()->*rpc)(&context, request, reply);
+      grpc::Status status = Exchange(rpc, context, request, reply);
       if (status.ok()) {
         NoteReachable();
         return static_cast<CK_RV>(reply->rv());
@@ -144,6 +150,26 @@ class Connection {
       reply->Clear();
     }
     return CKR_DEVICE_ERROR;
+  }
+
+  // One RPC: sends `request` and waits for the reply (reply_wait.h).
+  template <typename Request, typename Reply>
+  grpc::Status Exchange(Rpc<Request, Reply> rpc, grpc::ClientContext& context, const Request& request,
+                        Reply* reply) {
+    grpc::CompletionQueue queue;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<Reply>> call = (stub_.get()->*rpc)(&context, request, &queue);
+    call->StartCall();
+    grpc::Status status;
+    call->Finish(reply, &status, &status);
+    std::chrono::microseconds spin(config_.reply_spin_us);
+    if constexpr (std::is_same_v<Reply, v1::DataReply>) {
+      if (CoresWereBusy()) spin = std::chrono::microseconds(0);
+    }
+    AwaitReply(queue, spin);
+    if constexpr (std::is_same_v<Reply, v1::DataReply>) {
+      if (status.ok() && reply->cores_busy()) NoteCoresBusy();
+    }
+    return status;
   }
 
   // A deferred close: hsmd's session and the application it belongs to.

@@ -215,17 +215,17 @@ CK_RV EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 }
 CK_RV Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pEncryptedData,
               CK_ULONG_PTR pulEncryptedDataLen) {
-  return DataToOutput(&Stub::Encrypt, CallShape{OpKind::kEncrypt, true}, hSession, pData, ulDataLen,
+  return DataToOutput(&Stub::PrepareAsyncEncrypt, CallShape{OpKind::kEncrypt, true}, hSession, pData, ulDataLen,
                       pEncryptedData, pulEncryptedDataLen);
 }
 CK_RV EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
                     CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen) {
-  return DataToOutput(&Stub::EncryptUpdate, CallShape{OpKind::kEncrypt, false}, hSession, pPart, ulPartLen,
+  return DataToOutput(&Stub::PrepareAsyncEncryptUpdate, CallShape{OpKind::kEncrypt, false}, hSession, pPart, ulPartLen,
                       pEncryptedPart, pulEncryptedPartLen);
 }
 CK_RV EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,
                    CK_ULONG_PTR pulLastEncryptedPartLen) {
-  return OutputOnly(&Stub::EncryptFinal, OpKind::kEncrypt, hSession, pLastEncryptedPart, pulLastEncryptedPartLen);
+  return OutputOnly(&Stub::PrepareAsyncEncryptFinal, OpKind::kEncrypt, hSession, pLastEncryptedPart, pulLastEncryptedPartLen);
 }
 
 CK_RV DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) {
@@ -233,16 +233,16 @@ CK_RV DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
 }
 CK_RV Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
               CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen) {
-  return DataToOutput(&Stub::Decrypt, CallShape{OpKind::kDecrypt, true}, hSession, pEncryptedData,
+  return DataToOutput(&Stub::PrepareAsyncDecrypt, CallShape{OpKind::kDecrypt, true}, hSession, pEncryptedData,
                       ulEncryptedDataLen, pData, pulDataLen);
 }
 CK_RV DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
                     CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen) {
-  return DataToOutput(&Stub::DecryptUpdate, CallShape{OpKind::kDecrypt, false}, hSession, pEncryptedPart,
+  return DataToOutput(&Stub::PrepareAsyncDecryptUpdate, CallShape{OpKind::kDecrypt, false}, hSession, pEncryptedPart,
                       ulEncryptedPartLen, pPart, pulPartLen);
 }
 CK_RV DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen) {
-  return OutputOnly(&Stub::DecryptFinal, OpKind::kDecrypt, hSession, pLastPart, pulLastPartLen);
+  return OutputOnly(&Stub::PrepareAsyncDecryptFinal, OpKind::kDecrypt, hSession, pLastPart, pulLastPartLen);
 }
 
 CK_RV DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism) {
@@ -250,11 +250,11 @@ CK_RV DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism) {
 }
 CK_RV Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pDigest,
              CK_ULONG_PTR pulDigestLen) {
-  return DataToOutput(&Stub::Digest, CallShape{OpKind::kDigest, true}, hSession, pData, ulDataLen, pDigest,
+  return DataToOutput(&Stub::PrepareAsyncDigest, CallShape{OpKind::kDigest, true}, hSession, pData, ulDataLen, pDigest,
                       pulDigestLen);
 }
 CK_RV DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
-  return DataOnly(&Stub::DigestUpdate, OpKind::kDigest, hSession, pPart, ulPartLen);
+  return DataOnly(&Stub::PrepareAsyncDigestUpdate, OpKind::kDigest, hSession, pPart, ulPartLen);
 }
 CK_RV DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey) {
   SessionCall call(hSession);
@@ -262,10 +262,10 @@ CK_RV DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey) {
   v1::ObjectRequest request;
   request.set_object(hKey);
   v1::StatusReply reply;
-  return RunOperationCall(call, CallShape{OpKind::kDigest}, &Stub::DigestKey, request, &reply);
+  return RunOperationCall(call, CallShape{OpKind::kDigest}, &Stub::PrepareAsyncDigestKey, request, &reply);
 }
 CK_RV DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen) {
-  return OutputOnly(&Stub::DigestFinal, OpKind::kDigest, hSession, pDigest, pulDigestLen);
+  return OutputOnly(&Stub::PrepareAsyncDigestFinal, OpKind::kDigest, hSession, pDigest, pulDigestLen);
 }
 
 CK_RV SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) {
@@ -273,21 +273,21 @@ CK_RV SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJEC
 }
 CK_RV Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
            CK_ULONG_PTR pulSignatureLen) {
-  return DataToOutput(&Stub::Sign, CallShape{OpKind::kSign, true}, hSession, pData, ulDataLen, pSignature,
+  return DataToOutput(&Stub::PrepareAsyncSign, CallShape{OpKind::kSign, true}, hSession, pData, ulDataLen, pSignature,
                       pulSignatureLen);
 }
 CK_RV SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
-  return DataOnly(&Stub::SignUpdate, OpKind::kSign, hSession, pPart, ulPartLen);
+  return DataOnly(&Stub::PrepareAsyncSignUpdate, OpKind::kSign, hSession, pPart, ulPartLen);
 }
 CK_RV SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen) {
-  return OutputOnly(&Stub::SignFinal, OpKind::kSign, hSession, pSignature, pulSignatureLen);
+  return OutputOnly(&Stub::PrepareAsyncSignFinal, OpKind::kSign, hSession, pSignature, pulSignatureLen);
 }
 CK_RV SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) {
   return OperationInit(OpKind::kSignRecover, hSession, pMechanism, hKey);
 }
 CK_RV SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
                   CK_ULONG_PTR pulSignatureLen) {
-  return DataToOutput(&Stub::SignRecover, CallShape{OpKind::kSignRecover, true}, hSession, pData, ulDataLen,
+  return DataToOutput(&Stub::PrepareAsyncSignRecover, CallShape{OpKind::kSignRecover, true}, hSession, pData, ulDataLen,
                       pSignature, pulSignatureLen);
 }
 
@@ -296,41 +296,41 @@ CK_RV VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
 }
 CK_RV Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
              CK_ULONG ulSignatureLen) {
-  return VerifyCall(&Stub::Verify, hSession, pData, ulDataLen, pSignature, ulSignatureLen);
+  return VerifyCall(&Stub::PrepareAsyncVerify, hSession, pData, ulDataLen, pSignature, ulSignatureLen);
 }
 CK_RV VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
-  return DataOnly(&Stub::VerifyUpdate, OpKind::kVerify, hSession, pPart, ulPartLen);
+  return DataOnly(&Stub::PrepareAsyncVerifyUpdate, OpKind::kVerify, hSession, pPart, ulPartLen);
 }
 CK_RV VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen) {
-  return VerifyCall(&Stub::VerifyFinal, hSession, nullptr, 0, pSignature, ulSignatureLen);
+  return VerifyCall(&Stub::PrepareAsyncVerifyFinal, hSession, nullptr, 0, pSignature, ulSignatureLen);
 }
 CK_RV VerifyRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) {
   return OperationInit(OpKind::kVerifyRecover, hSession, pMechanism, hKey);
 }
 CK_RV VerifyRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen,
                     CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen) {
-  return DataToOutput(&Stub::VerifyRecover, CallShape{OpKind::kVerifyRecover, true}, hSession, pSignature,
+  return DataToOutput(&Stub::PrepareAsyncVerifyRecover, CallShape{OpKind::kVerifyRecover, true}, hSession, pSignature,
                       ulSignatureLen, pData, pulDataLen);
 }
 
 CK_RV DigestEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
                           CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen) {
-  return DualUpdate(&Stub::DigestEncryptUpdate, OpKind::kDigest, OpKind::kEncrypt, hSession, pPart, ulPartLen,
+  return DualUpdate(&Stub::PrepareAsyncDigestEncryptUpdate, OpKind::kDigest, OpKind::kEncrypt, hSession, pPart, ulPartLen,
                     pEncryptedPart, pulEncryptedPartLen);
 }
 CK_RV DecryptDigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
                           CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen) {
-  return DualUpdate(&Stub::DecryptDigestUpdate, OpKind::kDecrypt, OpKind::kDigest, hSession, pEncryptedPart,
+  return DualUpdate(&Stub::PrepareAsyncDecryptDigestUpdate, OpKind::kDecrypt, OpKind::kDigest, hSession, pEncryptedPart,
                     ulEncryptedPartLen, pPart, pulPartLen);
 }
 CK_RV SignEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen,
                         CK_BYTE_PTR pEncryptedPart, CK_ULONG_PTR pulEncryptedPartLen) {
-  return DualUpdate(&Stub::SignEncryptUpdate, OpKind::kSign, OpKind::kEncrypt, hSession, pPart, ulPartLen,
+  return DualUpdate(&Stub::PrepareAsyncSignEncryptUpdate, OpKind::kSign, OpKind::kEncrypt, hSession, pPart, ulPartLen,
                     pEncryptedPart, pulEncryptedPartLen);
 }
 CK_RV DecryptVerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
                           CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen) {
-  return DualUpdate(&Stub::DecryptVerifyUpdate, OpKind::kDecrypt, OpKind::kVerify, hSession, pEncryptedPart,
+  return DualUpdate(&Stub::PrepareAsyncDecryptVerifyUpdate, OpKind::kDecrypt, OpKind::kVerify, hSession, pEncryptedPart,
                     ulEncryptedPartLen, pPart, pulPartLen);
 }
 

@@ -19,7 +19,7 @@ CK_RV GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_AT
   if (rv == CKR_OK) rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
   if (rv != CKR_OK) return rv;
   v1::ObjectReply reply;
-  rv = call.Run(&Stub::GenerateKey, request, &reply, Deadline::kLong);
+  rv = call.Run(&Stub::PrepareAsyncGenerateKey, request, &reply, Deadline::kLong);
   if (rv == CKR_OK) *phKey = reply.object();
   return rv;
 }
@@ -41,7 +41,7 @@ CK_RV GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
   }
   if (rv != CKR_OK) return rv;
   v1::GenerateKeyPairReply reply;
-  rv = call.Run(&Stub::GenerateKeyPair, request, &reply, Deadline::kLong);
+  rv = call.Run(&Stub::PrepareAsyncGenerateKeyPair, request, &reply, Deadline::kLong);
   if (rv == CKR_OK) {
     *phPublicKey = reply.public_key();
     *phPrivateKey = reply.private_key();
@@ -60,7 +60,7 @@ CK_RV WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT
   request.set_wrapping_key(hWrappingKey);
   request.set_key(hKey);
   v1::DataReply reply;
-  rv = call.Run(&Stub::WrapKey, request, &reply);
+  rv = call.Run(&Stub::PrepareAsyncWrapKey, request, &reply);
   return DeliverOutput(rv, reply, pWrappedKey, pulWrappedKeyLen);
 }
 
@@ -77,7 +77,7 @@ CK_RV UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJE
   request.set_unwrapping_key(hUnwrappingKey);
   request.set_wrapped_key(reinterpret_cast<const char*>(pWrappedKey), ulWrappedKeyLen);
   v1::ObjectReply reply;
-  rv = call.Run(&Stub::UnwrapKey, request, &reply);
+  rv = call.Run(&Stub::PrepareAsyncUnwrapKey, request, &reply);
   if (rv == CKR_OK) *phKey = reply.object();
   return rv;
 }
@@ -93,7 +93,7 @@ CK_RV DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJE
   if (rv != CKR_OK) return rv;
   request.set_base_key(hBaseKey);
   v1::ObjectReply reply;
-  rv = call.Run(&Stub::DeriveKey, request, &reply);
+  rv = call.Run(&Stub::PrepareAsyncDeriveKey, request, &reply);
   if (rv == CKR_OK) *phKey = reply.object();
   return rv;
 }

@@ -62,7 +62,7 @@ CK_RV CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_UL
   CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
   if (rv != CKR_OK) return rv;
   v1::ObjectReply reply;
-  rv = call.Run(&v1::Pkcs11::Stub::CreateObject, request, &reply);
+  rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncCreateObject, request, &reply);
   if (rv == CKR_OK) *phObject = reply.object();
   return rv;
 }
@@ -77,7 +77,7 @@ CK_RV CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIB
   CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
   if (rv != CKR_OK) return rv;
   v1::ObjectReply reply;
-  rv = call.Run(&v1::Pkcs11::Stub::CopyObject, request, &reply);
+  rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncCopyObject, request, &reply);
   if (rv == CKR_OK) *phNewObject = reply.object();
   return rv;
 }
@@ -87,7 +87,7 @@ CK_RV DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject) {
   if (call.status() != CKR_OK) return call.status();
   v1::ObjectRequest request;
   request.set_object(hObject);
-  return ChangeObject(call, &v1::Pkcs11::Stub::DestroyObject, hObject, request);
+  return ChangeObject(call, &v1::Pkcs11::Stub::PrepareAsyncDestroyObject, hObject, request);
 }
 
 CK_RV GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize) {
@@ -97,7 +97,7 @@ CK_RV GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULO
   v1::ObjectRequest request;
   request.set_object(hObject);
   v1::GetObjectSizeReply reply;
-  CK_RV rv = call.Run(&v1::Pkcs11::Stub::GetObjectSize, request, &reply);
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncGetObjectSize, request, &reply);
   if (rv == CKR_OK) *pulSize = reply.size();
   return rv;
 }
@@ -118,7 +118,7 @@ CK_RV GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK
   v1::GetAttributeValueReply reply;
   CK_RV rv = AnswerLocally(call, hObject, pTemplate, ulCount, &reply)
                  ? CKR_OK
-                 : call.Run(&v1::Pkcs11::Stub::GetAttributeValue, request, &reply);
+                 : call.Run(&v1::Pkcs11::Stub::PrepareAsyncGetAttributeValue, request, &reply);
   if (NamesBadKey(rv)) call.library().inits.ForgetKey(call.session().slot_id, hObject);
   if (rv != CKR_OK) return rv;
   if (reply.results_size() != static_cast<int>(ulCount)) return CKR_DEVICE_ERROR;
@@ -169,7 +169,7 @@ CK_RV SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK
   request.set_object(hObject);
   CK_RV rv = EncodeTemplate(pTemplate, ulCount, request.mutable_template_());
   if (rv != CKR_OK) return rv;
-  return ChangeObject(call, &v1::Pkcs11::Stub::SetAttributeValue, hObject, request);
+  return ChangeObject(call, &v1::Pkcs11::Stub::PrepareAsyncSetAttributeValue, hObject, request);
 }
 
 // Matches hsmd sends with the search's start: most searches (NSS looks up one
@@ -186,7 +186,7 @@ CK_RV FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK
   if (rv != CKR_OK) return rv;
   request.set_prefetch(kFindPrefetch);
   v1::FindObjectsInitReply reply;
-  rv = call.Run(&v1::Pkcs11::Stub::FindObjectsInit, request, &reply);
+  rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncFindObjectsInit, request, &reply);
   if (rv != CKR_OK) return rv;
   ClientFind find;
   find.handles.assign(reply.objects().begin(), reply.objects().end());
@@ -215,7 +215,7 @@ CK_RV FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_
     v1::FindObjectsRequest request;
     request.set_max_objects(std::max<CK_ULONG>(ulMaxObjectCount - count, kFindPrefetch));
     v1::FindObjectsReply reply;
-    CK_RV rv = call.Run(&v1::Pkcs11::Stub::FindObjects, request, &reply);
+    CK_RV rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncFindObjects, request, &reply);
     if (rv != CKR_OK) return rv;
     find.handles.assign(reply.objects().begin(), reply.objects().end());
     find.next = 0;
@@ -236,7 +236,7 @@ CK_RV FindObjectsFinal(CK_SESSION_HANDLE hSession) {
   if (!server_state) return CKR_OK;  // a complete search left nothing on hsmd
   v1::SessionRequest request;
   v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::FindObjectsFinal, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncFindObjectsFinal, request, &reply);
 }
 
 }  // namespace hsm::client

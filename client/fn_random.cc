@@ -17,7 +17,7 @@ CK_RV SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedL
   v1::SeedRandomRequest request;
   if (ulSeedLen != 0) request.set_seed(reinterpret_cast<const char*>(pSeed), ulSeedLen);
   v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::SeedRandom, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncSeedRandom, request, &reply);
 }
 
 CK_RV GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData, CK_ULONG ulRandomLen) {
@@ -29,7 +29,7 @@ CK_RV GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData, CK_ULON
     v1::GenerateRandomRequest request;
     request.set_length(std::min(kRandomChunk, ulRandomLen - done));
     v1::DataReply reply;
-    CK_RV rv = call.Run(&v1::Pkcs11::Stub::GenerateRandom, request, &reply);
+    CK_RV rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncGenerateRandom, request, &reply);
     if (rv != CKR_OK) return rv;
     if (reply.data().size() != request.length()) return CKR_DEVICE_ERROR;
     if (!reply.data().empty()) std::memcpy(RandomData + done, reply.data().data(), reply.data().size());

@@ -97,7 +97,7 @@ CK_RV CloseAllSessions(CK_SLOT_ID slotID) {
   v1::SlotRequest request;
   request.set_slot_id(slotID);
   v1::StatusReply reply;
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::CloseAllSessions, request, &reply);
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncCloseAllSessions, request, &reply);
   if (rv == CKR_OK) {
     library->sessions.RemoveSlot(slotID);
     library->spares.TakeSlot(slotID);  // hsmd closed them too
@@ -111,7 +111,7 @@ CK_RV GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo) {
   if (pInfo == nullptr) return CKR_ARGUMENTS_BAD;
   v1::SessionRequest request;
   v1::GetSessionInfoReply reply;
-  CK_RV rv = call.Run(&v1::Pkcs11::Stub::GetSessionInfo, request, &reply);
+  CK_RV rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncGetSessionInfo, request, &reply);
   if (rv != CKR_OK) return rv;
   pInfo->slotID = reply.slot_id();
   pInfo->state = reply.state();
@@ -128,7 +128,7 @@ CK_RV GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
   CK_RV rv = RequestOutput(pOperationState, pulOperationStateLen, request.mutable_output());
   if (rv != CKR_OK) return rv;
   v1::DataReply reply;
-  rv = call.Run(&v1::Pkcs11::Stub::GetOperationState, request, &reply);
+  rv = call.Run(&v1::Pkcs11::Stub::PrepareAsyncGetOperationState, request, &reply);
   return DeliverOutput(rv, reply, pOperationState, pulOperationStateLen);
 }
 
@@ -143,7 +143,7 @@ CK_RV SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
   request.set_encryption_key(hEncryptionKey);
   request.set_authentication_key(hAuthenticationKey);
   v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::SetOperationState, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncSetOperationState, request, &reply);
 }
 
 CK_RV Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen) {
@@ -165,7 +165,7 @@ CK_RV Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR p
     // spares included: they go first.
     ReleaseSpareSessions(call.library(), call.session().slot_id);
   }
-  return call.Run(&v1::Pkcs11::Stub::Login, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncLogin, request, &reply);
 }
 
 CK_RV Logout(CK_SESSION_HANDLE hSession) {
@@ -178,7 +178,7 @@ CK_RV Logout(CK_SESSION_HANDLE hSession) {
   ReleaseSpareSessions(call.library(), call.session().slot_id);
   v1::SessionRequest request;
   v1::StatusReply reply;
-  return call.Run(&v1::Pkcs11::Stub::Logout, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncLogout, request, &reply);
 }
 
 }  // namespace hsm::client

@@ -37,7 +37,7 @@ CK_RV GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR 
   v1::GetSlotListRequest request;
   request.set_token_present(tokenPresent != CK_FALSE);
   v1::GetSlotListReply reply;
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::GetSlotList, request, &reply);
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncGetSlotList, request, &reply);
   if (rv != CKR_OK) return rv;
   return DeliverList(reply.slot_ids(), pSlotList, pulCount);
 }
@@ -49,7 +49,7 @@ CK_RV GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo) {
   v1::SlotRequest request;
   request.set_slot_id(slotID);
   v1::GetSlotInfoReply reply;
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::GetSlotInfo, request, &reply);
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncGetSlotInfo, request, &reply);
   if (rv != CKR_OK) return rv;
   const v1::SlotInfo& info = reply.info();
   CopyPadded(pInfo->slotDescription, sizeof(pInfo->slotDescription), info.description());
@@ -67,7 +67,7 @@ CK_RV GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo) {
   v1::SlotRequest request;
   request.set_slot_id(slotID);
   v1::GetTokenInfoReply reply;
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::GetTokenInfo, request, &reply);
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncGetTokenInfo, request, &reply);
   if (rv != CKR_OK) return rv;
   const v1::TokenInfo& info = reply.info();
   CopyPadded(pInfo->label, sizeof(pInfo->label), info.label());
@@ -100,7 +100,7 @@ CK_RV GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList, 
   v1::SlotRequest request;
   request.set_slot_id(slotID);
   v1::GetMechanismListReply reply;
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::GetMechanismList, request, &reply);
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncGetMechanismList, request, &reply);
   if (rv != CKR_OK) return rv;
   return DeliverList(reply.types(), pMechanismList, pulCount);
 }
@@ -113,7 +113,7 @@ CK_RV GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_I
   request.set_slot_id(slotID);
   request.set_type(type);
   v1::GetMechanismInfoReply reply;
-  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::GetMechanismInfo, request, &reply);
+  CK_RV rv = library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncGetMechanismInfo, request, &reply);
   if (rv != CKR_OK) return rv;
   pInfo->ulMinKeySize = reply.min_key_size();
   pInfo->ulMaxKeySize = reply.max_key_size();
@@ -133,7 +133,7 @@ CK_RV InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_U
   v1::StatusReply reply;
   InitCache::Change destroys_objects(library->inits);
   ReleaseSpareSessions(*library, slotID);  // C_InitToken is refused while sessions exist
-  return library->connection.Call(&v1::Pkcs11::Stub::InitToken, request, &reply);
+  return library->connection.Call(&v1::Pkcs11::Stub::PrepareAsyncInitToken, request, &reply);
 }
 
 CK_RV InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen) {
@@ -144,7 +144,7 @@ CK_RV InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLe
   request.set_pin(reinterpret_cast<const char*>(pPin), ulPinLen);
   v1::StatusReply reply;
   InitCache::Change changes_pin(call.library().inits);
-  return call.Run(&v1::Pkcs11::Stub::InitPIN, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncInitPIN, request, &reply);
 }
 
 CK_RV SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
@@ -157,7 +157,7 @@ CK_RV SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOld
   request.set_new_pin(reinterpret_cast<const char*>(pNewPin), ulNewLen);
   v1::StatusReply reply;
   InitCache::Change changes_pin(call.library().inits);
-  return call.Run(&v1::Pkcs11::Stub::SetPIN, request, &reply);
+  return call.Run(&v1::Pkcs11::Stub::PrepareAsyncSetPIN, request, &reply);
 }
 
 }  // namespace hsm::client

@@ -41,21 +41,21 @@ Rpc<v1::OperationInitRequest, v1::StatusReply> InitRpcOf(OpKind kind) {
   using Stub = v1::Pkcs11::Stub;
   switch (kind) {
     case OpKind::kEncrypt:
-      return &Stub::EncryptInit;
+      return &Stub::PrepareAsyncEncryptInit;
     case OpKind::kDecrypt:
-      return &Stub::DecryptInit;
+      return &Stub::PrepareAsyncDecryptInit;
     case OpKind::kDigest:
-      return &Stub::DigestInit;
+      return &Stub::PrepareAsyncDigestInit;
     case OpKind::kSign:
-      return &Stub::SignInit;
+      return &Stub::PrepareAsyncSignInit;
     case OpKind::kVerify:
-      return &Stub::VerifyInit;
+      return &Stub::PrepareAsyncVerifyInit;
     case OpKind::kSignRecover:
-      return &Stub::SignRecoverInit;
+      return &Stub::PrepareAsyncSignRecoverInit;
     case OpKind::kVerifyRecover:
       break;
   }
-  return &Stub::VerifyRecoverInit;
+  return &Stub::PrepareAsyncVerifyRecoverInit;
 }
 
 OperationTrack::State StateAfterCall(CK_RV rv, bool ends, bool length_query) {

@@ -3,23 +3,27 @@
 namespace hsm::server {
 namespace {
 
-thread_local void (*current_hook)(void*) = nullptr;
-thread_local void* current_arg = nullptr;
+thread_local const BlockingHook* current_hook = nullptr;
+thread_local bool announced = false;
 
 }  // namespace
 
 void AboutToBlock() {
-  void (*hook)(void*) = current_hook;
-  if (hook == nullptr) return;
-  current_hook = nullptr;
-  hook(current_arg);
+  if (current_hook == nullptr || announced) return;
+  announced = true;
+  if (current_hook->about_to_block != nullptr) current_hook->about_to_block(current_hook->arg);
 }
 
-void SetBlockingHook(void (*hook)(void*), void* arg) {
+void SetBlockingHook(const BlockingHook* hook) {
   current_hook = hook;
-  current_arg = arg;
+  announced = false;
 }
 
-bool BlockingHookPending() { return current_hook != nullptr; }
+bool BlockingHookPending() { return current_hook != nullptr && !announced; }
+
+bool CoresBusyComputing() {
+  return announced && current_hook->all_cores_computing != nullptr &&
+         current_hook->all_cores_computing(current_hook->arg);
+}
 
 }  // namespace hsm::server

@@ -8,16 +8,30 @@
 
 namespace hsm::server {
 
-// Runs the current thread's hook, once per call; nothing if there is none
-// (unit tests, or the call already said so).
+// What the RPC thread running the current call offers the code it runs.
+struct BlockingHook {
+  // Hands off polling before a slow computation.
+  void (*about_to_block)(void* arg) = nullptr;
+  // Whether every core is busy with slow computations now.
+  bool (*all_cores_computing)(void* arg) = nullptr;
+  void* arg = nullptr;
+};
+
+// Runs the current thread's about_to_block, once per call; nothing if there
+// is none (unit tests, or the call already said so).
 void AboutToBlock();
 
-// Installs `hook(arg)` for the current thread until the next install; the
-// hook runs at most once.
-void SetBlockingHook(void (*hook)(void*), void* arg);
+// Installs `hook` for the current thread until the next install (nullptr:
+// none); its about_to_block runs at most once.
+void SetBlockingHook(const BlockingHook* hook);
 
-// Whether the current thread's hook is still installed (not run, not cleared).
+// Whether the current thread's about_to_block is still to run.
 bool BlockingHookPending();
+
+// Whether this call announced a slow computation (AboutToBlock) and every
+// core is busy with one now: a client that polled for its next reply would
+// take time from them (DataReply.cores_busy).
+bool CoresBusyComputing();
 
 }  // namespace hsm::server
 

@@ -7,12 +7,14 @@
 
 #include <functional>
 #include <optional>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "proto/hsm/v1/pkcs11.pb.h"
 #include "server/application_registry.h"
 #include "server/audit_log.h"
 #include "server/audit_note.h"
+#include "server/blocking.h"
 #include "server/hsm.h"
 #include "server/rv.h"
 
@@ -53,6 +55,7 @@ class Pkcs11Service final {
     TakeAuditNote();  // start clean
     TakeDeferredInit();
     reply->set_rv(ToRv((hsm_->*method)(*app, request, reply)));
+    if constexpr (std::is_same_v<Reply, v1::DataReply>) reply->set_cores_busy(CoresBusyComputing());
     // A data call that carried its operation's Init (the client defers
     // C_SignInit ...): the Init is audited as if it had come alone.
     if (std::optional<DeferredInitNote> init = TakeDeferredInit();

@@ -74,6 +74,11 @@ void RpcServer::StartComputing() {
   if (wake_follower) leader_wanted_.notify_one();
 }
 
+bool RpcServer::AllCoresComputing() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return computing_ >= cores_;
+}
+
 void RpcServer::EndComputing() {
   std::lock_guard<std::mutex> lock(mutex_);
   --computing_;
@@ -107,10 +112,15 @@ void RpcServer::Loop() {
       }
       // A quick call may still find out that it is slow (an RSA signature):
       // then it hands off polling from inside, and this thread follows.
-      SetBlockingHook([](void* server) { static_cast<RpcServer*>(server)->StartComputing(); }, this);
+      const BlockingHook hook{
+          [](void* server) { static_cast<RpcServer*>(server)->StartComputing(); },
+          [](void* server) { return static_cast<RpcServer*>(server)->AllCoresComputing(); },
+          this,
+      };
+      SetBlockingHook(&hook);
       event->Proceed(ok);
       const bool handed_off = !BlockingHookPending();
-      SetBlockingHook(nullptr, nullptr);
+      SetBlockingHook(nullptr);
       if (handed_off) {
         EndComputing();
         break;

@@ -102,6 +102,7 @@ class RpcServer {
   // EndComputing.
   void StartComputing();
   void EndComputing();
+  bool AllCoresComputing();
   // The next event, or nullptr when the queue has shut down.
   bool Next(void** tag, bool* ok);
 

@@ -1,0 +1,61 @@
+#include "server/blocking.h"
+
+#include "gtest/gtest.h"
+
+namespace hsm::server {
+namespace {
+
+struct FakeServer {
+  int handoffs = 0;
+  bool all_cores_computing = false;
+};
+
+const BlockingHook kHook{
+    [](void* server) { ++static_cast<FakeServer*>(server)->handoffs; },
+    [](void* server) { return static_cast<FakeServer*>(server)->all_cores_computing; },
+    nullptr,
+};
+
+TEST(BlockingTest, TheHookRunsOncePerCall) {
+  FakeServer server;
+  BlockingHook hook = kHook;
+  hook.arg = &server;
+  SetBlockingHook(&hook);
+  EXPECT_TRUE(BlockingHookPending());
+  AboutToBlock();
+  AboutToBlock();
+  EXPECT_EQ(server.handoffs, 1);
+  EXPECT_FALSE(BlockingHookPending());
+  SetBlockingHook(&hook);  // the next call
+  EXPECT_TRUE(BlockingHookPending());
+  AboutToBlock();
+  EXPECT_EQ(server.handoffs, 2);
+  SetBlockingHook(nullptr);
+  AboutToBlock();
+  EXPECT_EQ(server.handoffs, 2);
+  EXPECT_FALSE(BlockingHookPending());
+}
+
+// DataReply.cores_busy: only a call that computed itself may tell its
+// client to stop polling, and only while every core computes.
+TEST(BlockingTest, CoresAreBusyOnlyForACallThatComputesWhileAllCoresDo) {
+  FakeServer server;
+  server.all_cores_computing = true;
+  BlockingHook hook = kHook;
+  hook.arg = &server;
+  SetBlockingHook(&hook);
+  EXPECT_FALSE(CoresBusyComputing()) << "a quick call";
+  AboutToBlock();
+  EXPECT_TRUE(CoresBusyComputing());
+  server.all_cores_computing = false;
+  EXPECT_FALSE(CoresBusyComputing());
+  SetBlockingHook(&hook);
+  server.all_cores_computing = true;
+  EXPECT_FALSE(CoresBusyComputing()) << "the next call has not computed";
+  SetBlockingHook(nullptr);
+  AboutToBlock();
+  EXPECT_FALSE(CoresBusyComputing()) << "no RPC thread (a unit test of the crypto)";
+}
+
+}  // namespace
+}  // namespace hsm::server
