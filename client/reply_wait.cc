@@ -4,6 +4,8 @@
 
 #include <atomic>
 
+#include "client/log.h"
+
 namespace hsm::client {
 namespace {
 
@@ -42,6 +44,7 @@ void AwaitReply(grpc::CompletionQueue& queue, std::chrono::microseconds spin) {
 }
 
 void NoteCoresBusy() {
+  if (!CoresWereBusy()) LogDebug("hsmd's cores are all busy computing: data calls sleep while they wait");
   sleep_until.store((std::chrono::steady_clock::now() + kSleepAfterBusy).time_since_epoch().count(),
                     std::memory_order_relaxed);
 }

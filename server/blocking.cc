@@ -5,6 +5,7 @@ namespace {
 
 thread_local const BlockingHook* current_hook = nullptr;
 thread_local bool announced = false;
+thread_local bool done = false;
 
 }  // namespace
 
@@ -17,6 +18,13 @@ void AboutToBlock() {
 void SetBlockingHook(const BlockingHook* hook) {
   current_hook = hook;
   announced = false;
+  done = false;
+}
+
+void ComputationDone() {
+  if (current_hook == nullptr || !announced || done) return;
+  done = true;
+  if (current_hook->done_computing != nullptr) current_hook->done_computing(current_hook->arg);
 }
 
 bool BlockingHookPending() { return current_hook != nullptr && !announced; }

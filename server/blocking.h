@@ -14,6 +14,8 @@ struct BlockingHook {
   void (*about_to_block)(void* arg) = nullptr;
   // Whether every core is busy with slow computations now.
   bool (*all_cores_computing)(void* arg) = nullptr;
+  // The slow computation is over.
+  void (*done_computing)(void* arg) = nullptr;
   void* arg = nullptr;
 };
 
@@ -27,6 +29,11 @@ void SetBlockingHook(const BlockingHook* hook);
 
 // Whether the current thread's about_to_block is still to run.
 bool BlockingHookPending();
+
+// The current call's slow computation, if it announced one, is over: runs
+// done_computing once. The RPC thread calls it before the reply goes, so
+// that the client's next call never finds this one still counted.
+void ComputationDone();
 
 // Whether this call announced a slow computation (AboutToBlock) and every
 // core is busy with one now: a client that polled for its next reply would

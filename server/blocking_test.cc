@@ -7,12 +7,14 @@ namespace {
 
 struct FakeServer {
   int handoffs = 0;
+  int done = 0;
   bool all_cores_computing = false;
 };
 
 const BlockingHook kHook{
     [](void* server) { ++static_cast<FakeServer*>(server)->handoffs; },
     [](void* server) { return static_cast<FakeServer*>(server)->all_cores_computing; },
+    [](void* server) { ++static_cast<FakeServer*>(server)->done; },
     nullptr,
 };
 
@@ -34,6 +36,23 @@ TEST(BlockingTest, TheHookRunsOncePerCall) {
   AboutToBlock();
   EXPECT_EQ(server.handoffs, 2);
   EXPECT_FALSE(BlockingHookPending());
+}
+
+// The end of a computation is counted once, and only for a call that
+// announced one: the RPC thread reports it before the reply and again after.
+TEST(BlockingTest, AComputationEndsOnceAndOnlyIfItStarted) {
+  FakeServer server;
+  BlockingHook hook = kHook;
+  hook.arg = &server;
+  SetBlockingHook(&hook);
+  ComputationDone();
+  EXPECT_EQ(server.done, 0) << "a quick call";
+  SetBlockingHook(&hook);
+  AboutToBlock();
+  ComputationDone();
+  ComputationDone();
+  EXPECT_EQ(server.done, 1);
+  SetBlockingHook(nullptr);
 }
 
 // DataReply.cores_busy: only a call that computed itself may tell its

@@ -115,16 +115,15 @@ void RpcServer::Loop() {
       const BlockingHook hook{
           [](void* server) { static_cast<RpcServer*>(server)->StartComputing(); },
           [](void* server) { return static_cast<RpcServer*>(server)->AllCoresComputing(); },
+          [](void* server) { static_cast<RpcServer*>(server)->EndComputing(); },
           this,
       };
       SetBlockingHook(&hook);
       event->Proceed(ok);
       const bool handed_off = !BlockingHookPending();
+      ComputationDone();  // if Proceed did not (a call that ended without replying)
       SetBlockingHook(nullptr);
-      if (handed_off) {
-        EndComputing();
-        break;
-      }
+      if (handed_off) break;
     }
   }
 }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/blocking.h"
 
 namespace hsm::server {
 
@@ -147,6 +148,7 @@ class RpcServer::UnaryCall final : public RpcServer::Event {
     new UnaryCall(route_);
     Reply reply;
     grpc::Status status = route_->handler(context_, request_, &reply);
+    ComputationDone();  // before the reply can bring the client's next call
     replied_ = true;
     if (status.ok()) {
       responder_.Finish(reply, status, this);

@@ -1,0 +1,117 @@
+// How the library waits for hsmd's replies (client/reply_wait.h): it polls
+// for a while, unless hsmd says its cores are all busy computing
+// (DataReply.cores_busy); then data calls sleep. The library says so in its
+// debug messages, which these tests read.
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/fixture.h"
+
+namespace hsm::testing {
+namespace {
+
+// Before the library's first message: it reads the variable once.
+const bool kDebugMessages = setenv("HSM_PKCS11_DEBUG", "1", 1) == 0;
+constexpr char kSleeping[] = "hsmd's cores are all busy computing: data calls sleep while they wait";
+
+const int kCores = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+
+class ReplyWaitTest : public FreshHsmdTest {
+ protected:
+  HsmdProcess::Options Options() override {
+    HsmdProcess::Options options;
+    // A thread for every signer, and one to poll.
+    options.extra_flags = {"--rpc_threads=" + std::to_string(kCores + 1)};
+    return options;
+  }
+
+  // A token RSA key pair of `bits` for signing; returns the private key.
+  CK_OBJECT_HANDLE RsaSigningKey(CK_SESSION_HANDLE session, CK_ULONG bits) {
+    CK_MECHANISM generate{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+    CK_BYTE exponent[] = {1, 0, 1};
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE public_template[] = {{CKA_MODULUS_BITS, &bits, sizeof bits},
+                                      {CKA_PUBLIC_EXPONENT, exponent, sizeof exponent},
+                                      {CKA_TOKEN, &yes, sizeof yes}};
+    CK_ATTRIBUTE private_template[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_TOKEN, &yes, sizeof yes}};
+    CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;
+    EXPECT_THAT(f_->C_GenerateKeyPair(session, &generate, public_template, 3, private_template, 2, &public_key,
+                                      &private_key),
+                RvIs(CKR_OK));
+    return private_key;
+  }
+
+  // `threads` threads sign with `key` back to back, each on its own
+  // session, for `duration`; returns the library's messages meanwhile.
+  std::string SignFromThreads(CK_OBJECT_HANDLE key, int threads, std::chrono::milliseconds duration) {
+    std::vector<CK_SESSION_HANDLE> sessions;
+    for (int i = 0; i < threads; ++i) sessions.push_back(Open());
+    std::atomic<int> failures{0}, signatures{0};
+    ::testing::internal::CaptureStderr();
+    const auto until = std::chrono::steady_clock::now() + duration;
+    std::vector<std::thread> signers;
+    for (CK_SESSION_HANDLE session : sessions) {
+      signers.emplace_back([&, session] {
+        CK_MECHANISM sign{CKM_SHA256_RSA_PKCS, nullptr, 0};
+        CK_BYTE data[] = "to be signed", signature[512];
+        while (std::chrono::steady_clock::now() < until) {
+          CK_ULONG length = sizeof signature;
+          if (f_->C_SignInit(session, &sign, key) != CKR_OK ||
+              f_->C_Sign(session, data, sizeof data, signature, &length) != CKR_OK) {
+            ++failures;
+            return;
+          }
+          ++signatures;
+        }
+      });
+    }
+    for (std::thread& signer : signers) signer.join();
+    std::string messages = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(failures, 0);
+    EXPECT_GT(signatures, 0);
+    return messages;
+  }
+};
+
+// RSA-4096 signatures on as many threads as hsmd has cores keep every core
+// computing: hsmd says so, and the library stops polling.
+TEST_F(ReplyWaitTest, DataCallsSleepWhileEveryCoreOfHsmdComputes) {
+  CK_SESSION_HANDLE session = Open();
+  ASSERT_THAT(Login(session, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
+  CK_OBJECT_HANDLE key = RsaSigningKey(session, 4096);
+  const std::string messages = SignFromThreads(key, kCores, std::chrono::milliseconds(1500));
+  EXPECT_NE(messages.find(kSleeping), std::string::npos) << messages;
+}
+
+// One signer leaves a core free: polling for its replies takes nothing from
+// hsmd, and hsmd never says otherwise.
+TEST_F(ReplyWaitTest, ASingleSignerKeepsPolling) {
+  CK_SESSION_HANDLE session = Open();
+  ASSERT_THAT(Login(session, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
+  CK_OBJECT_HANDLE key = RsaSigningKey(session, 2048);
+  const std::string messages = SignFromThreads(key, 1, std::chrono::milliseconds(500));
+  EXPECT_EQ(messages.find(kSleeping), std::string::npos) << messages;
+}
+
+// reply_spin_us = 0: every call sleeps for its reply, and all still work.
+TEST_F(ReplyWaitTest, WithoutPollingCallsStillComplete) {
+  f_->C_Finalize(nullptr);
+  setenv("HSM_REPLY_SPIN_US", "0", 1);
+  ASSERT_THAT(f_->C_Initialize(nullptr), RvIs(CKR_OK));
+  unsetenv("HSM_REPLY_SPIN_US");
+  CK_SESSION_HANDLE session = Open();
+  ASSERT_THAT(Login(session, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
+  CK_OBJECT_HANDLE key = RsaSigningKey(session, 2048);
+  SignFromThreads(key, 2, std::chrono::milliseconds(300));
+  CK_BYTE random[32];
+  for (int i = 0; i < 100; ++i) ASSERT_THAT(f_->C_GenerateRandom(session, random, sizeof random), RvIs(CKR_OK));
+}
+
+}  // namespace
+}  // namespace hsm::testing
