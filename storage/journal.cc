@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "storage/byte_order.h"
 
 namespace hsm::storage {
 namespace {
@@ -27,28 +28,16 @@ constexpr uint32_t kMagic = 0x4A4D5348;  // "HSMJ"
 constexpr size_t kHeaderSize = 24;
 constexpr uint8_t kPut = 1, kDelete = 2;
 
-void PutU32(std::string* out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 4);
-}
+void PutU32(std::string* out, uint32_t v) { AppendLe(out, v, 4); }
 
-void PutU64(std::string* out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
-}
+void PutU64(std::string* out, uint64_t v) { AppendLe(out, v, 8); }
 
 void PutBytes(std::string* out, std::string_view bytes) {
   PutU32(out, static_cast<uint32_t>(bytes.size()));
   out->append(bytes);
 }
 
-uint64_t GetLe(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
+uint64_t GetLe(const char* p, int bytes) { return ReadLe(std::string_view(p, bytes), bytes); }
 
 std::string Checksum(std::string_view sequence_and_body) {
   unsigned char digest[SHA256_DIGEST_LENGTH];

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "storage/byte_order.h"
 
 namespace hsm::storage {
 namespace {
@@ -14,15 +15,9 @@ namespace {
 constexpr char kAppliedKey[] = "applied";
 
 std::string Le64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
+  std::string out;
+  AppendLe(&out, v, 8);
   return out;
-}
-
-uint64_t ReadLe64(std::string_view bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  return v;
 }
 
 MDB_val ToVal(std::string_view s) {
@@ -206,7 +201,7 @@ absl::Status LmdbEnv::StartJournal(const std::string& dir, const Options& option
   HSM_STORAGE_RETURN_IF_ERROR(Read([&](Txn& txn) -> absl::Status {
     absl::StatusOr<std::optional<std::string_view>> value = txn.Get(journal_db_, kAppliedKey);
     if (!value.ok()) return value.status();
-    if (value->has_value()) applied = ReadLe64(**value);
+    if (value->has_value()) applied = ReadLe(**value, 8);
     return absl::OkStatus();
   }));
   absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(dir, options.journal_file_size);

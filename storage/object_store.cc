@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/records.pb.h"
+#include "storage/byte_order.h"
 #include "storage/token_store.h"
 #include "third_party/pkcs11/pkcs11.h"
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "storage/byte_order.h"
 #include "storage/token_store.h"
 
 namespace hsm::storage {

@@ -21,21 +21,6 @@ std::string TokenKey(uint64_t tenant_id, uint64_t slot_id) {
 
 }  // namespace
 
-uint64_t ReadBe64(std::string_view bytes) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-  return value;
-}
-
-std::string Be64(uint64_t value) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(value & 0xff);
-    value >>= 8;
-  }
-  return out;
-}
-
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(LmdbEnv* env) {
   absl::StatusOr<MDB_dbi> tenants = env->OpenDatabase("tenants");
   if (!tenants.ok()) return tenants.status();

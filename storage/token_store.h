@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/byte_order.h"
 #include "storage/lmdb_env.h"
 #include "storage/records.pb.h"
 
@@ -54,10 +55,6 @@ class TokenStore {
   MDB_dbi meta_;     // counters
 };
 
-// Big-endian key encoding, so that LMDB's byte order is numeric order.
-std::string Be64(uint64_t value);
-// The inverse of Be64 (the first 8 bytes of `bytes`).
-uint64_t ReadBe64(std::string_view bytes);
 
 }  // namespace hsm::storage
 
