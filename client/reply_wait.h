@@ -5,10 +5,11 @@
 // completion queue of its own and polls that queue, without sleeping and
 // yielding the core to anything else that wants it, for a short while
 // before it sleeps: a reply that comes within that time is taken at once.
-// Polling is free while a core is idle. When hsmd says its cores are all
-// busy computing (DataReply.cores_busy, a server sharing the client's
-// machine signing with RSA on every core), data calls sleep instead for a
-// while, leaving the cores to hsmd.
+// Polling is free while a core is idle. But a polling thread looks busy to
+// the scheduler: on a machine it shares with hsmd, when hsmd's slow
+// computations (RSA signatures) leave one core at most, a poller on that
+// core makes hsmd's woken threads wait behind the computations. hsmd says
+// so (DataReply.cores_busy), and data calls then sleep instead for a while.
 #ifndef HSM_CLIENT_REPLY_WAIT_H_
 #define HSM_CLIENT_REPLY_WAIT_H_
 
@@ -23,7 +24,7 @@ namespace hsm::client {
 // down and drains it, so it may be destroyed.
 void AwaitReply(grpc::CompletionQueue& queue, std::chrono::microseconds spin);
 
-// hsmd said its cores were all busy computing (DataReply.cores_busy).
+// hsmd said its slow computations leave it a core at most (DataReply.cores_busy).
 void NoteCoresBusy();
 // Whether it said so lately: data calls then sleep while they wait.
 bool CoresWereBusy();

@@ -30,8 +30,8 @@ void ComputationDone() {
 bool BlockingHookPending() { return current_hook != nullptr && !announced; }
 
 bool CoresBusyComputing() {
-  return announced && current_hook->all_cores_computing != nullptr &&
-         current_hook->all_cores_computing(current_hook->arg);
+  return announced && current_hook->cores_busy != nullptr &&
+         current_hook->cores_busy(current_hook->arg);
 }
 
 }  // namespace hsm::server

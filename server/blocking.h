@@ -12,8 +12,8 @@ namespace hsm::server {
 struct BlockingHook {
   // Hands off polling before a slow computation.
   void (*about_to_block)(void* arg) = nullptr;
-  // Whether every core is busy with slow computations now.
-  bool (*all_cores_computing)(void* arg) = nullptr;
+  // Whether slow computations leave at most one core free now.
+  bool (*cores_busy)(void* arg) = nullptr;
   // The slow computation is over.
   void (*done_computing)(void* arg) = nullptr;
   void* arg = nullptr;
@@ -35,9 +35,10 @@ bool BlockingHookPending();
 // that the client's next call never finds this one still counted.
 void ComputationDone();
 
-// Whether this call announced a slow computation (AboutToBlock) and every
-// core is busy with one now: a client that polled for its next reply would
-// take time from them (DataReply.cores_busy).
+// Whether this call announced a slow computation (AboutToBlock) and the slow
+// computations running leave at most one core free: a client on the same
+// machine that polled for its next reply would take that core from hsmd's
+// other threads (DataReply.cores_busy).
 bool CoresBusyComputing();
 
 }  // namespace hsm::server

@@ -8,12 +8,12 @@ namespace {
 struct FakeServer {
   int handoffs = 0;
   int done = 0;
-  bool all_cores_computing = false;
+  bool cores_busy = false;
 };
 
 const BlockingHook kHook{
     [](void* server) { ++static_cast<FakeServer*>(server)->handoffs; },
-    [](void* server) { return static_cast<FakeServer*>(server)->all_cores_computing; },
+    [](void* server) { return static_cast<FakeServer*>(server)->cores_busy; },
     [](void* server) { ++static_cast<FakeServer*>(server)->done; },
     nullptr,
 };
@@ -56,20 +56,20 @@ TEST(BlockingTest, AComputationEndsOnceAndOnlyIfItStarted) {
 }
 
 // DataReply.cores_busy: only a call that computed itself may tell its
-// client to stop polling, and only while every core computes.
+// client to stop polling, and only while the computations leave a core at most.
 TEST(BlockingTest, CoresAreBusyOnlyForACallThatComputesWhileAllCoresDo) {
   FakeServer server;
-  server.all_cores_computing = true;
+  server.cores_busy = true;
   BlockingHook hook = kHook;
   hook.arg = &server;
   SetBlockingHook(&hook);
   EXPECT_FALSE(CoresBusyComputing()) << "a quick call";
   AboutToBlock();
   EXPECT_TRUE(CoresBusyComputing());
-  server.all_cores_computing = false;
+  server.cores_busy = false;
   EXPECT_FALSE(CoresBusyComputing());
   SetBlockingHook(&hook);
-  server.all_cores_computing = true;
+  server.cores_busy = true;
   EXPECT_FALSE(CoresBusyComputing()) << "the next call has not computed";
   SetBlockingHook(nullptr);
   AboutToBlock();

@@ -74,9 +74,10 @@ void RpcServer::StartComputing() {
   if (wake_follower) leader_wanted_.notify_one();
 }
 
-bool RpcServer::AllCoresComputing() {
+bool RpcServer::CoresBusy() {
   std::lock_guard<std::mutex> lock(mutex_);
-  return computing_ >= cores_;
+  // A client polling on this machine would take the one core left.
+  return computing_ + 1 >= cores_;
 }
 
 void RpcServer::EndComputing() {
@@ -114,7 +115,7 @@ void RpcServer::Loop() {
       // then it hands off polling from inside, and this thread follows.
       const BlockingHook hook{
           [](void* server) { static_cast<RpcServer*>(server)->StartComputing(); },
-          [](void* server) { return static_cast<RpcServer*>(server)->AllCoresComputing(); },
+          [](void* server) { return static_cast<RpcServer*>(server)->CoresBusy(); },
           [](void* server) { static_cast<RpcServer*>(server)->EndComputing(); },
           this,
       };

@@ -103,7 +103,8 @@ class RpcServer {
   // EndComputing.
   void StartComputing();
   void EndComputing();
-  bool AllCoresComputing();
+  // Whether the slow computations running leave at most one core free.
+  bool CoresBusy();
   // The next event, or nullptr when the queue has shut down.
   bool Next(void** tag, bool* ok);
 
