@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/integration/fixture.h"
+#include "tests/integration/template_builder.h"
 
 namespace hsm::testing {
 namespace {
@@ -31,34 +32,26 @@ class ReplyWaitTest : public FreshHsmdTest {
     return options;
   }
 
-  // A token RSA key pair of `bits` for signing; returns the private key.
-  CK_OBJECT_HANDLE RsaSigningKey(CK_SESSION_HANDLE session, CK_ULONG bits) {
-    CK_MECHANISM generate{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-    CK_BYTE exponent[] = {1, 0, 1};
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE public_template[] = {{CKA_MODULUS_BITS, &bits, sizeof bits},
-                                      {CKA_PUBLIC_EXPONENT, exponent, sizeof exponent},
-                                      {CKA_TOKEN, &yes, sizeof yes}};
-    CK_ATTRIBUTE private_template[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_TOKEN, &yes, sizeof yes}};
+  // A token key pair made with `mechanism` from `public_template`; returns
+  // the private key, which can sign.
+  CK_OBJECT_HANDLE SigningKey(CK_SESSION_HANDLE session, CK_MECHANISM_TYPE mechanism, Tmpl public_template) {
+    CK_MECHANISM generate{mechanism, nullptr, 0};
+    public_template.Bool(CKA_TOKEN, true);
+    Tmpl private_template = Tmpl().Bool(CKA_SIGN, true).Bool(CKA_TOKEN, true);
     CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;
-    EXPECT_THAT(f_->C_GenerateKeyPair(session, &generate, public_template, 3, private_template, 2, &public_key,
-                                      &private_key),
+    EXPECT_THAT(f_->C_GenerateKeyPair(session, &generate, public_template.data(), public_template.size(),
+                                      private_template.data(), private_template.size(), &public_key, &private_key),
                 RvIs(CKR_OK));
     return private_key;
   }
-
-  // A token P-256 key pair for signing; returns the private key.
-  CK_OBJECT_HANDLE EcSigningKey(CK_SESSION_HANDLE session) {
-    CK_MECHANISM generate{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-    CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE public_template[] = {{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_TOKEN, &yes, sizeof yes}};
-    CK_ATTRIBUTE private_template[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_TOKEN, &yes, sizeof yes}};
-    CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;
-    EXPECT_THAT(f_->C_GenerateKeyPair(session, &generate, public_template, 2, private_template, 2, &public_key,
-                                      &private_key),
-                RvIs(CKR_OK));
-    return private_key;
+  CK_OBJECT_HANDLE RsaSigningKey(CK_SESSION_HANDLE session, CK_ULONG bits) {
+    return SigningKey(session, CKM_RSA_PKCS_KEY_PAIR_GEN,
+                      Tmpl().Ulong(CKA_MODULUS_BITS, bits).Bytes(CKA_PUBLIC_EXPONENT, std::string("\x01\x00\x01", 3)));
+  }
+  CK_OBJECT_HANDLE P256SigningKey(CK_SESSION_HANDLE session) {
+    // The DER of the OID 1.2.840.10045.3.1.7.
+    return SigningKey(session, CKM_EC_KEY_PAIR_GEN,
+                      Tmpl().Bytes(CKA_EC_PARAMS, std::string("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10)));
   }
 
   // `threads` threads sign 32 bytes with `key` and `mechanism` back to back,
@@ -111,7 +104,7 @@ TEST_F(ReplyWaitTest, DataCallsSleepWhileHsmdsComputationsLeaveACoreAtMost) {
 TEST_F(ReplyWaitTest, QuickSignaturesKeepPolling) {
   CK_SESSION_HANDLE session = Open();
   ASSERT_THAT(Login(session, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
-  CK_OBJECT_HANDLE key = EcSigningKey(session);
+  CK_OBJECT_HANDLE key = P256SigningKey(session);
   const std::string messages = SignFromThreads(key, CKM_ECDSA, kCores, std::chrono::milliseconds(500));
   EXPECT_EQ(messages.find(kSleeping), std::string::npos) << messages;
 }
