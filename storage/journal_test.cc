@@ -92,6 +92,26 @@ std::vector<std::string> KeysAfterReopen(const std::string& dir, const LmdbEnv::
   return Keys(**env, *db);
 }
 
+// The first `size` bytes of journal-0 in `dir`.
+std::string ReadJournal(const std::string& dir, size_t size) {
+  std::string bytes(size, '\0');
+  int fd = open((dir + "/journal-0").c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0);
+  if (fd < 0) return bytes;
+  EXPECT_EQ(pread(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  close(fd);
+  return bytes;
+}
+
+// Overwrites journal-0 in `dir` at `offset` with `bytes`: damage the disk
+// did while the process died.
+void DamageJournal(const std::string& dir, off_t offset, std::string_view bytes) {
+  int fd = open((dir + "/journal-0").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(pwrite(fd, bytes.data(), bytes.size(), offset), static_cast<ssize_t>(bytes.size()));
+  close(fd);
+}
+
 std::vector<std::string> ExpectedKeys(int from, int to) {
   std::vector<std::string> keys;
   for (int i = from; i < to; ++i) keys.push_back(absl::StrCat("key", 1000 + i));
@@ -165,15 +185,9 @@ TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
     return WriteKeys(env, db, 0, 3);
   }));
   // Tear the third record: its last byte never reached the disk.
-  const std::string path = dir + "/journal-0";
-  int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  std::string bytes(4096, '\0');
-  ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
-  const size_t end = bytes.find_last_not_of('\0');
+  const size_t end = ReadJournal(dir, 4096).find_last_not_of('\0');
   ASSERT_NE(end, std::string::npos);
-  ASSERT_EQ(pwrite(fd, "\0", 1, static_cast<off_t>(end)), 1);
-  close(fd);
+  DamageJournal(dir, static_cast<off_t>(end), std::string_view("\0", 1));
 
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
     if (Keys(env, db) != ExpectedKeys(0, 2)) return false;
@@ -192,12 +206,7 @@ TEST(JournalTest, ARecordBehindAGapIsNeitherReplayedNorJoinedToTheNextChain) {
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
     return WriteKeys(env, db, 0, 3);
   }));
-  const std::string path = dir + "/journal-0";
-  int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  const std::string sector(Journal::kAlignment, '\0');
-  ASSERT_EQ(pwrite(fd, sector.data(), sector.size(), Journal::kAlignment), static_cast<ssize_t>(sector.size()));
-  close(fd);
+  DamageJournal(dir, Journal::kAlignment, std::string(Journal::kAlignment, '\0'));
 
   // Only record 1 comes back. The next record written, two sectors long,
   // starts at offset 0 and ends where record 3 lay: had record 3 stayed, a
