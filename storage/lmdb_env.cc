@@ -397,15 +397,21 @@ absl::Status LmdbEnv::Complete(uint64_t sequence, const absl::Status& written) {
   if (written.ok()) {
     in_flight_[sequence].written = true;
     PublishWritten();
-  } else if (!broken_) {
+    synced_.notify_all();
+  } else {
     // A later record may be on disk, but a replay stops at this one: what
     // the disk has is no longer what was acknowledged.
-    broken_reason_ = written.ToString();
+    BreakLocked(written);
+  }
+  return WaitSyncedLocked(lock, sequence);
+}
+
+void LmdbEnv::BreakLocked(const absl::Status& why) {
+  if (!broken_) {
+    broken_reason_ = why.ToString();
     broken_ = true;
   }
   synced_.notify_all();
-  synced_.wait(lock, [&] { return synced_sequence_ >= sequence || broken_; });
-  return synced_sequence_ >= sequence ? absl::OkStatus() : Broken();
 }
 
 void LmdbEnv::PublishWritten() {
@@ -421,6 +427,10 @@ void LmdbEnv::PublishWritten() {
 
 absl::Status LmdbEnv::WaitSynced(uint64_t sequence) {
   std::unique_lock<std::mutex> lock(sync_mutex_);
+  return WaitSyncedLocked(lock, sequence);
+}
+
+absl::Status LmdbEnv::WaitSyncedLocked(std::unique_lock<std::mutex>& lock, uint64_t sequence) {
   synced_.wait(lock, [&] { return synced_sequence_ >= sequence || broken_; });
   return synced_sequence_ >= sequence ? absl::OkStatus() : Broken();
 }
@@ -452,11 +462,7 @@ absl::Status LmdbEnv::Flush() {
     // flushing_ stays readable; the journal still has it, but the next
     // switch would write over it, so stop writing.
     std::lock_guard<std::mutex> sync_lock(sync_mutex_);
-    if (!broken_) {
-      broken_reason_ = status.ToString();
-      broken_ = true;
-    }
-    synced_.notify_all();
+    BreakLocked(status);
     return status;
   }
   std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);

@@ -175,6 +175,11 @@ class LmdbEnv {
   void PublishWritten();
   // Waits until every record up to `sequence` is on disk and visible.
   absl::Status WaitSynced(uint64_t sequence);
+  // The same with sync_mutex_ held in `lock`.
+  absl::Status WaitSyncedLocked(std::unique_lock<std::mutex>& lock, uint64_t sequence);
+  // Stops writes for good (the first reason is kept) and wakes the waiters.
+  // Under sync_mutex_.
+  void BreakLocked(const absl::Status& why);
   // Applies `changes` and the journal position `applied` in one LMDB commit.
   absl::Status ApplyToLmdb(const ChangeMap& changes, std::optional<uint64_t> applied);
   void RunFlusher(absl::Duration interval);
