@@ -8,7 +8,7 @@
 # exported. The test then checks the keys' attributes with pkcs11-tool.
 source "$(dirname "$0")/hsmd_fixture.sh"
 
-JAVA_SRC="$RUNFILES/tests/tools/java/JssScenario.java"
+JAVA_SRC=("$RUNFILES/tests/tools/java/JssScenario.java" "$RUNFILES/tests/tools/java/ScenarioSteps.java")
 # JSS 5 logs through slf4j and uses commons-lang3 (libslf4j-java, libcommons-lang3-java).
 CLASSPATH_JSS="/usr/share/java/jss.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar"
 CLASSPATH_JSS+=":/usr/share/java/commons-lang3.jar"
@@ -26,7 +26,7 @@ step "add the HSM module (modutil -add)" modutil -dbdir "sql:$DB" -add hsm -libf
 step "modutil -list shows the token" modutil -dbdir "sql:$DB" -list hsm -force
 expect "Token Name: $TOKEN_LABEL"
 
-step "compile JssScenario.java against jss.jar (javac)" javac -d "$WORK/classes" -cp "$CLASSPATH_JSS" "$JAVA_SRC"
+step "compile JssScenario.java against jss.jar (javac)" javac -d "$WORK/classes" -cp "$CLASSPATH_JSS" "${JAVA_SRC[@]}"
 step "run the JSS scenario" java -Djava.library.path=/usr/lib/jss -cp "$CLASSPATH_JSS:$WORK/classes" \
   JssScenario "$DB" "$TOKEN_LABEL" "$WORK/pinfile"
 expect "ok: initialize CryptoManager on the NSS database"

@@ -5,7 +5,7 @@
 # keytool makes the key in software and imports it).
 source "$(dirname "$0")/hsmd_fixture.sh"
 
-JAVA_SRC="$RUNFILES/tests/tools/java/SunPkcs11Scenario.java"
+JAVA_SRC=("$RUNFILES/tests/tools/java/SunPkcs11Scenario.java" "$RUNFILES/tests/tools/java/ScenarioSteps.java")
 printf '%s\n' "$USER_PIN" > "$WORK/pinfile"
 
 # The provider configuration an operator writes: the module, the slot, and the
@@ -95,7 +95,7 @@ step "the CSR carries the certificate's public key" bash -c "
     -providerArg '$WORK/hsm-pkcs11.cfg' -storepass '$USER_PIN' -alias ocspSigningCert > '$WORK/ocsp.pem' &&
   cmp <(openssl req -in '$WORK/ocsp.csr' -noout -pubkey) <(openssl x509 -in '$WORK/ocsp.pem' -noout -pubkey)"
 
-step "compile SunPkcs11Scenario.java (javac)" javac -d "$WORK/classes" "$JAVA_SRC"
+step "compile SunPkcs11Scenario.java (javac)" javac -d "$WORK/classes" "${JAVA_SRC[@]}"
 step "sign through the provider and verify (RSA and EC)" java -cp "$WORK/classes" SunPkcs11Scenario \
   "$WORK/hsm-pkcs11.cfg" "$WORK/pinfile" ocspSigningCert SHA256withRSA auditSigningCert SHA256withECDSA
 expect "ok: ocspSigningCert (SHA256withRSA): the JDK's software provider verifies it with the certificate's key"

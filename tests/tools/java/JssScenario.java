@@ -13,7 +13,6 @@ import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.PublicKey;
 import java.security.spec.X509EncodedKeySpec;
-import java.util.concurrent.Callable;
 
 import org.mozilla.jss.CryptoManager;
 import org.mozilla.jss.InitializationValues;
@@ -32,62 +31,35 @@ public final class JssScenario {
   private static final byte[] MESSAGE =
       "a certificate request to be signed by the CA".getBytes(StandardCharsets.UTF_8);
 
-  interface Step {
-    void run() throws Exception;
-  }
-
-  static void step(String name, Step body) {
-    try {
-      body.run();
-      System.out.println("ok: " + name);
-    } catch (Throwable e) {
-      System.out.println("FAILED step: " + name);
-      e.printStackTrace(System.out);
-      System.exit(1);
-    }
-  }
-
-  static <T> T value(String name, Callable<T> body) {
-    Object[] result = new Object[1];
-    step(name, () -> result[0] = body.call());
-    @SuppressWarnings("unchecked")
-    T value = (T) result[0];
-    return value;
-  }
-
-  static void check(boolean condition, String what) {
-    if (!condition) throw new AssertionError(what);
-  }
-
   // Signs MESSAGE on the token through the JSS provider; verifies the
   // signature with the JDK's own provider (not NSS) on the encoded public key,
   // and checks that a changed message does not verify.
   static void signAndVerify(String label, KeyPair pair, String jssAlgorithm, String jdkAlgorithm,
       String keyAlgorithm) {
-    byte[] signature = value(label + ": sign " + jssAlgorithm + " on the token", () -> {
+    byte[] signature = ScenarioSteps.value(label + ": sign " + jssAlgorithm + " on the token", () -> {
       java.security.Signature signer = java.security.Signature.getInstance(jssAlgorithm, "Mozilla-JSS");
       signer.initSign(pair.getPrivate());
       signer.update(MESSAGE);
       return signer.sign();
     });
-    step(label + ": the JDK verifies the signature with the public key", () -> {
+    ScenarioSteps.step(label + ": the JDK verifies the signature with the public key", () -> {
       PublicKey pub = KeyFactory.getInstance(keyAlgorithm)
           .generatePublic(new X509EncodedKeySpec(pair.getPublic().getEncoded()));
       java.security.Signature verifier = java.security.Signature.getInstance(jdkAlgorithm);
       verifier.initVerify(pub);
       verifier.update(MESSAGE);
-      check(verifier.verify(signature), "signature does not verify");
+      ScenarioSteps.check(verifier.verify(signature), "signature does not verify");
       byte[] changed = MESSAGE.clone();
       changed[0] ^= 1;
       verifier.initVerify(pub);
       verifier.update(changed);
-      check(!verifier.verify(signature), "signature verifies over a changed message");
+      ScenarioSteps.check(!verifier.verify(signature), "signature verifies over a changed message");
     });
-    step(label + ": JSS verifies it too", () -> {
+    ScenarioSteps.step(label + ": JSS verifies it too", () -> {
       java.security.Signature verifier = java.security.Signature.getInstance(jssAlgorithm, "Mozilla-JSS");
       verifier.initVerify(pair.getPublic());
       verifier.update(MESSAGE);
-      check(verifier.verify(signature), "signature does not verify through JSS");
+      ScenarioSteps.check(verifier.verify(signature), "signature does not verify through JSS");
     });
   }
 
@@ -96,7 +68,7 @@ public final class JssScenario {
   // that may be exported.
   static void cannotExport(String label, KeyPair pair, CryptoToken token) {
     PrivateKey key = (PrivateKey) pair.getPrivate();
-    step(label + ": the private key has no encoding (getEncoded)", () -> {
+    ScenarioSteps.step(label + ": the private key has no encoding (getEncoded)", () -> {
       byte[] encoded = null;
       try {
         encoded = key.getEncoded();
@@ -107,13 +79,13 @@ public final class JssScenario {
         throw new AssertionError("getEncoded returned " + encoded.length + " bytes");
       }
     });
-    SymmetricKey kek = value(label + ": an AES-256 wrapping key on the token", () -> {
+    SymmetricKey kek = ScenarioSteps.value(label + ": an AES-256 wrapping key on the token", () -> {
       KeyGenerator generator = token.getKeyGenerator(KeyGenAlgorithm.AES);
       generator.initialize(256);
       generator.temporaryKeys(true);
       return generator.generate();
     });
-    step(label + ": wrapping the private key out (AES key wrap with padding) fails", () -> {
+    ScenarioSteps.step(label + ": wrapping the private key out (AES key wrap with padding) fails", () -> {
       KeyWrapper wrapper = token.getKeyWrapper(KeyWrapAlgorithm.AES_KEY_WRAP_PAD);
       wrapper.initWrap(kek, null);
       byte[] wrapped = null;
@@ -141,18 +113,18 @@ public final class JssScenario {
     String tokenName = args[1];
     char[] pin = new String(Files.readAllBytes(Paths.get(args[2])), StandardCharsets.UTF_8).trim().toCharArray();
 
-    step("initialize CryptoManager on the NSS database", () -> {
+    ScenarioSteps.step("initialize CryptoManager on the NSS database", () -> {
       InitializationValues values = new InitializationValues(dbDir);
       values.removeSunProvider = false;
       CryptoManager.initialize(values);
     });
-    CryptoManager manager = value("get the CryptoManager", CryptoManager::getInstance);
-    CryptoToken token = value("find the token by name (" + tokenName + ")", () -> manager.getTokenByName(tokenName));
-    step("the token needs a login and is present", () -> {
-      check(token.isPresent(), "token not present");
-      check(!token.isLoggedIn(), "logged in before login");
+    CryptoManager manager = ScenarioSteps.value("get the CryptoManager", CryptoManager::getInstance);
+    CryptoToken token = ScenarioSteps.value("find the token by name (" + tokenName + ")", () -> manager.getTokenByName(tokenName));
+    ScenarioSteps.step("the token needs a login and is present", () -> {
+      ScenarioSteps.check(token.isPresent(), "token not present");
+      ScenarioSteps.check(!token.isLoggedIn(), "logged in before login");
     });
-    step("a wrong PIN is refused", () -> {
+    ScenarioSteps.step("a wrong PIN is refused", () -> {
       try {
         token.login(new Password("not-the-pin".toCharArray()));
       } catch (org.mozilla.jss.util.IncorrectPasswordException expected) {
@@ -160,13 +132,13 @@ public final class JssScenario {
       }
       throw new AssertionError("login with a wrong PIN succeeded");
     });
-    step("log into the token", () -> {
+    ScenarioSteps.step("log into the token", () -> {
       token.login(new Password(pin.clone()));
-      check(token.isLoggedIn(), "not logged in after login");
+      ScenarioSteps.check(token.isLoggedIn(), "not logged in after login");
     });
     manager.setThreadToken(token);
 
-    KeyPair rsa = value("generate an RSA-2048 key pair on the token", () -> {
+    KeyPair rsa = ScenarioSteps.value("generate an RSA-2048 key pair on the token", () -> {
       KeyPairGenerator generator = token.getKeyPairGenerator(KeyPairAlgorithm.RSA);
       generator.initialize(2048);
       generator.temporaryPairs(false);
@@ -174,13 +146,13 @@ public final class JssScenario {
       generator.extractablePairs(false);
       return generator.genKeyPair();
     });
-    step("the RSA key is 2048 bits and belongs to the token", () -> {
+    ScenarioSteps.step("the RSA key is 2048 bits and belongs to the token", () -> {
       PrivateKey key = (PrivateKey) rsa.getPrivate();
-      check(key.getType() == PrivateKey.RSA, "type " + key.getType());
-      check(key.getStrength() == 2048, "strength " + key.getStrength());
-      check(key.getOwningToken().getName().equals(tokenName), "owned by " + key.getOwningToken().getName());
+      ScenarioSteps.check(key.getType() == PrivateKey.RSA, "type " + key.getType());
+      ScenarioSteps.check(key.getStrength() == 2048, "strength " + key.getStrength());
+      ScenarioSteps.check(key.getOwningToken().getName().equals(tokenName), "owned by " + key.getOwningToken().getName());
     });
-    KeyPair ec = value("generate an EC P-256 key pair on the token", () -> {
+    KeyPair ec = ScenarioSteps.value("generate an EC P-256 key pair on the token", () -> {
       KeyPairGenerator generator = token.getKeyPairGenerator(KeyPairAlgorithm.EC);
       generator.initialize(new java.security.spec.ECGenParameterSpec("secp256r1"));
       generator.temporaryPairs(false);
@@ -188,16 +160,16 @@ public final class JssScenario {
       generator.extractablePairs(false);
       return generator.genKeyPair();
     });
-    step("the EC key is on P-256 and belongs to the token", () -> {
+    ScenarioSteps.step("the EC key is on P-256 and belongs to the token", () -> {
       PrivateKey key = (PrivateKey) ec.getPrivate();
-      check(key.getType() == PrivateKey.EC, "type " + key.getType());
-      check(key.getOwningToken().getName().equals(tokenName), "owned by " + key.getOwningToken().getName());
+      ScenarioSteps.check(key.getType() == PrivateKey.EC, "type " + key.getType());
+      ScenarioSteps.check(key.getOwningToken().getName().equals(tokenName), "owned by " + key.getOwningToken().getName());
       java.security.interfaces.ECPublicKey pub = (java.security.interfaces.ECPublicKey) KeyFactory.getInstance("EC")
           .generatePublic(new X509EncodedKeySpec(ec.getPublic().getEncoded()));
-      check(pub.getParams().getCurve().getField().getFieldSize() == 256, "not a 256-bit curve");
+      ScenarioSteps.check(pub.getParams().getCurve().getField().getFieldSize() == 256, "not a 256-bit curve");
     });
 
-    step("print the keys' CKA_ID", () -> {
+    ScenarioSteps.step("print the keys' CKA_ID", () -> {
       System.out.println("key id RSA: " + hex(((PrivateKey) rsa.getPrivate()).getUniqueID()));
       System.out.println("key id EC: " + hex(((PrivateKey) ec.getPrivate()).getUniqueID()));
     });
@@ -206,7 +178,7 @@ public final class JssScenario {
     cannotExport("RSA", rsa, token);
     cannotExport("EC", ec, token);
 
-    step("the token's key store lists both private keys", () -> {
+    ScenarioSteps.step("the token's key store lists both private keys", () -> {
       int found = 0;
       for (PrivateKey key : token.getCryptoStore().getPrivateKeys()) {
         if (java.util.Arrays.equals(key.getUniqueID(), ((PrivateKey) rsa.getPrivate()).getUniqueID())
@@ -214,11 +186,11 @@ public final class JssScenario {
           found++;
         }
       }
-      check(found == 2, "found " + found + " of the 2 keys");
+      ScenarioSteps.check(found == 2, "found " + found + " of the 2 keys");
     });
-    step("log out", () -> {
+    ScenarioSteps.step("log out", () -> {
       token.logout();
-      check(!token.isLoggedIn(), "still logged in");
+      ScenarioSteps.check(!token.isLoggedIn(), "still logged in");
     });
     System.out.println("JSS scenario: all steps passed");
   }

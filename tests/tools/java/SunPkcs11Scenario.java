@@ -18,37 +18,9 @@ import java.security.PublicKey;
 import java.security.Security;
 import java.security.Signature;
 import java.security.cert.X509Certificate;
-import java.util.concurrent.Callable;
 
 public final class SunPkcs11Scenario {
   private static final byte[] MESSAGE = "an OCSP response to sign".getBytes(StandardCharsets.UTF_8);
-
-  interface Step {
-    void run() throws Exception;
-  }
-
-  static void step(String name, Step body) {
-    try {
-      body.run();
-      System.out.println("ok: " + name);
-    } catch (Throwable e) {
-      System.out.println("FAILED step: " + name);
-      e.printStackTrace(System.out);
-      System.exit(1);
-    }
-  }
-
-  static <T> T value(String name, Callable<T> body) {
-    Object[] result = new Object[1];
-    step(name, () -> result[0] = body.call());
-    @SuppressWarnings("unchecked")
-    T value = (T) result[0];
-    return value;
-  }
-
-  static void check(boolean condition, String what) {
-    if (!condition) throw new AssertionError(what);
-  }
 
   public static void main(String[] args) throws Exception {
     if (args.length < 4 || args.length % 2 != 0) {
@@ -57,12 +29,12 @@ public final class SunPkcs11Scenario {
     }
     char[] pin = new String(Files.readAllBytes(Paths.get(args[1])), StandardCharsets.UTF_8).trim().toCharArray();
 
-    Provider provider = value("configure SunPKCS11 with " + args[0], () -> {
+    Provider provider = ScenarioSteps.value("configure SunPKCS11 with " + args[0], () -> {
       Provider configured = Security.getProvider("SunPKCS11").configure(args[0]);
       Security.addProvider(configured);
       return configured;
     });
-    KeyStore store = value("load the token's key store (log in)", () -> {
+    KeyStore store = ScenarioSteps.value("load the token's key store (log in)", () -> {
       KeyStore loaded = KeyStore.getInstance("PKCS11", provider);
       loaded.load(null, pin);
       return loaded;
@@ -72,43 +44,43 @@ public final class SunPkcs11Scenario {
       String alias = args[i];
       String algorithm = args[i + 1];
       String label = alias + " (" + algorithm + ")";
-      PrivateKey key = value(label + ": the private key is in the key store", () -> {
-        check(store.isKeyEntry(alias), "no key entry " + alias);
+      PrivateKey key = ScenarioSteps.value(label + ": the private key is in the key store", () -> {
+        ScenarioSteps.check(store.isKeyEntry(alias), "no key entry " + alias);
         return (PrivateKey) store.getKey(alias, null);
       });
-      X509Certificate cert = value(label + ": its certificate is in the key store",
+      X509Certificate cert = ScenarioSteps.value(label + ": its certificate is in the key store",
           () -> (X509Certificate) store.getCertificate(alias));
-      step(label + ": the key belongs to SunPKCS11 and has no encoding (sensitive)", () -> {
-        check(key.getClass().getName().startsWith("sun.security.pkcs11."), "key class " + key.getClass());
-        check(key.getEncoded() == null, "the private key has an encoding");
+      ScenarioSteps.step(label + ": the key belongs to SunPKCS11 and has no encoding (sensitive)", () -> {
+        ScenarioSteps.check(key.getClass().getName().startsWith("sun.security.pkcs11."), "key class " + key.getClass());
+        ScenarioSteps.check(key.getEncoded() == null, "the private key has an encoding");
         System.out.println("  " + key);
       });
-      byte[] signature = value(label + ": sign on the token", () -> {
+      byte[] signature = ScenarioSteps.value(label + ": sign on the token", () -> {
         Signature signer = Signature.getInstance(algorithm, provider);
         signer.initSign(key);
         signer.update(MESSAGE);
         return signer.sign();
       });
-      step(label + ": the JDK's software provider verifies it with the certificate's key", () -> {
+      ScenarioSteps.step(label + ": the JDK's software provider verifies it with the certificate's key", () -> {
         // Decode the public key afresh so no PKCS #11 provider is involved.
         PublicKey pub = java.security.KeyFactory.getInstance(cert.getPublicKey().getAlgorithm())
             .generatePublic(new java.security.spec.X509EncodedKeySpec(cert.getPublicKey().getEncoded()));
         Signature verifier = Signature.getInstance(algorithm);
         verifier.initVerify(pub);
         verifier.update(MESSAGE);
-        check(!verifier.getProvider().getName().startsWith("SunPKCS11"), "verifier is " + verifier.getProvider());
-        check(verifier.verify(signature), "signature does not verify");
+        ScenarioSteps.check(!verifier.getProvider().getName().startsWith("SunPKCS11"), "verifier is " + verifier.getProvider());
+        ScenarioSteps.check(verifier.verify(signature), "signature does not verify");
         byte[] changed = MESSAGE.clone();
         changed[0] ^= 1;
         verifier.initVerify(pub);
         verifier.update(changed);
-        check(!verifier.verify(signature), "signature verifies over a changed message");
+        ScenarioSteps.check(!verifier.verify(signature), "signature verifies over a changed message");
       });
-      step(label + ": SunPKCS11 verifies it on the token too", () -> {
+      ScenarioSteps.step(label + ": SunPKCS11 verifies it on the token too", () -> {
         Signature verifier = Signature.getInstance(algorithm, provider);
         verifier.initVerify(cert.getPublicKey());
         verifier.update(MESSAGE);
-        check(verifier.verify(signature), "signature does not verify through SunPKCS11");
+        ScenarioSteps.check(verifier.verify(signature), "signature does not verify through SunPKCS11");
       });
     }
     System.out.println("SunPKCS11 scenario: all steps passed");
