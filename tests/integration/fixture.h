@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -86,20 +87,28 @@ class FreshHsmdTest : public Pkcs11Test {
   }
 };
 
-// Runs tests/integration/session_holder (an application that opens a session,
-// logs in and exits without C_Finalize) against `hsmd`; its exit status.
-inline int RunSessionHolder(const HsmdProcess& hsmd) {
+// Runs tests/integration/other_application (another application, in a
+// process of its own) against `hsmd` on `slot` with `action` ("hold", or
+// "destroy" and a handle); its exit status.
+inline int RunOtherApplication(const HsmdProcess& hsmd, CK_SLOT_ID slot, const std::vector<std::string>& action) {
+  std::vector<std::string> args = {"other_application", ModulePath(), std::to_string(slot), hsmd.user_pin};
+  args.insert(args.end(), action.begin(), action.end());
   pid_t child = fork();
   if (child == 0) {
-    std::string module = ModulePath(), slot_id = std::to_string(hsmd.slot_id);
-    execl(RunfilePath("tests/integration/session_holder").c_str(), "session_holder", module.c_str(),
-          slot_id.c_str(), hsmd.user_pin.c_str(), nullptr);
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(RunfilePath("tests/integration/other_application").c_str(), argv.data());
     _exit(127);
   }
   int status = 0;
   if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
 }
+
+// An application that opens a session, logs in and exits without
+// C_Finalize; its exit status (5: C_OpenSession failed).
+inline int RunSessionHolder(const HsmdProcess& hsmd) { return RunOtherApplication(hsmd, hsmd.slot_id, {"hold"}); }
 
 // A blank-padded PKCS #11 text field as a string without its padding.
 template <size_t N>

@@ -36,19 +36,10 @@ class RoundTripTest : public CryptoTest {
                            Tmpl().Bool(CKA_TOKEN, true));
   }
 
-  // Another application (tests/integration/object_destroyer) destroys the
-  // token object `handle`; its exit status (0: done).
+  // Another application destroys the token object `handle`; its exit status
+  // (0: done).
   int DestroyInAnotherApplication(CK_OBJECT_HANDLE handle) {
-    pid_t child = fork();
-    if (child == 0) {
-      std::string module = ModulePath(), slot_id = std::to_string(slot()), object = std::to_string(handle);
-      execl(RunfilePath("tests/integration/object_destroyer").c_str(), "object_destroyer", module.c_str(),
-            slot_id.c_str(), hsmd_->user_pin.c_str(), object.c_str(), nullptr);
-      _exit(127);
-    }
-    int status = 0;
-    if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
-    return WEXITSTATUS(status);
+    return RunOtherApplication(*hsmd_, slot(), {"destroy", std::to_string(handle)});
   }
 
   // C_Sign into a buffer large enough, without a length query (as NSS does).
