@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # the variables set here are for the sourcing script
-# Sourced by run.sh and objects.sh: the binaries, a real hsmd on a temporary
+# Sourced by run.sh, objects.sh and soak.sh: the binaries, a real hsmd on a temporary
 # data folder, and a SoftHSMv2 token in a temporary folder.
 #
 # Under `bazel test` the binaries come from the runfiles. Run by hand, the
@@ -87,6 +87,21 @@ stop_hsmd() {
     wait "$HSMD_PID" 2>/dev/null || true
     HSMD_PID=""
   fi
+}
+
+# hold_sessions COUNT SECONDS: one application (p11bench --hold_sessions)
+# that logs in and keeps COUNT sessions open for SECONDS, then closes them
+# and finalizes by itself. Returns once they are open; sets HOLD_PID.
+hold_sessions() {
+  "$P11BENCH" --module="$MODULE" --token_label="$TOKEN_LABEL" --pin="$USER_PIN" --hold_sessions="$1" \
+    --seconds="$2" >"$WORK/hold.out" 2>"$WORK/hold.err" &
+  HOLD_PID=$!
+  for _ in $(seq 600); do
+    grep -q holding "$WORK/hold.out" && break
+    kill -0 "$HOLD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q holding "$WORK/hold.out" || { cat "$WORK/hold.err" >&2; echo "bench: could not open $1 sessions" >&2; exit 1; }
 }
 
 # init_softhsm LABEL SO_PIN USER_PIN: a fresh SoftHSMv2 token in $WORK/softhsm,

@@ -66,18 +66,10 @@ sleep 1
 idle_rss=$(rss)
 
 # Memory with SESSIONS sessions open (one application, logged in).
-"$P11BENCH" --module="$MODULE" --token_label="$TOKEN_LABEL" --pin="$USER_PIN" --hold_sessions="$SESSIONS" \
-  --seconds=3 >"$WORK/hold.out" 2>"$WORK/hold.err" &
-hold_pid=$!
-for _ in $(seq 600); do
-  grep -q holding "$WORK/hold.out" && break
-  kill -0 "$hold_pid" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q holding "$WORK/hold.out" || { cat "$WORK/hold.err" >&2; echo "objects: could not open $SESSIONS sessions" >&2; exit 1; }
+hold_sessions "$SESSIONS" 3
 sessions_rss=$(rss)
 # p11bench closes them and finalizes by itself.
-wait "$hold_pid" || { cat "$WORK/hold.err" >&2; echo "objects: holding sessions failed" >&2; exit 1; }
+wait "$HOLD_PID" || { cat "$WORK/hold.err" >&2; echo "objects: holding sessions failed" >&2; exit 1; }
 
 # Client-side find latency after the restart (the objects are there now).
 find1="$(find_by_id 1)"

@@ -49,15 +49,7 @@ echo "soak: filling the token with $OBJECTS certificates..." >&2
 fill="$(bench find-by-id 1 --fill_threads=4)" || { cat "$WORK/p11bench.err" >&2; exit 1; }
 echo "soak: fill $(json_field fill_per_s "$fill") objects/s" >&2
 
-"$P11BENCH" --module="$MODULE" --token_label="$TOKEN_LABEL" --pin="$USER_PIN" --hold_sessions="$SESSIONS" \
-  --seconds=$((DURATION + 4 * SAMPLE + 60)) >"$WORK/hold.out" 2>"$WORK/hold.err" &
-hold_pid=$!
-for _ in $(seq 600); do
-  grep -q holding "$WORK/hold.out" && break
-  kill -0 "$hold_pid" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q holding "$WORK/hold.out" || { cat "$WORK/hold.err" >&2; echo "soak: could not open $SESSIONS sessions" >&2; exit 1; }
+hold_sessions "$SESSIONS" $((DURATION + 4 * SAMPLE + 60))
 
 : >"$WORK/samples.txt"
 sample() {  # ELAPSED SCENARIO OPS: one line, memory in KiB
@@ -78,8 +70,8 @@ while [ $(($(date +%s) - started)) -lt "$DURATION" ]; do
   i=$((i + 1))
 done
 end_anon=$(kib RssAnon)
-kill "$hold_pid" 2>/dev/null || true
-wait "$hold_pid" 2>/dev/null || true
+kill "$HOLD_PID" 2>/dev/null || true
+wait "$HOLD_PID" 2>/dev/null || true
 
 echo
 echo "binaries: ${BENCH_COMMIT:-bazel runfiles}; $(nproc) cores; $OBJECTS objects, $SESSIONS sessions held, $THREADS load threads"
