@@ -38,26 +38,10 @@ namespace hsm::bench {
 namespace {
 
 using storage::AttributeSet;
+using storage::MakeBool;
+using storage::MakeBytes;
+using storage::MakeUlong;
 using Clock = std::chrono::steady_clock;
-
-hsm::v1::Attribute Ulong(uint64_t type, uint64_t value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_ulong(value);
-  return a;
-}
-hsm::v1::Attribute Bool(uint64_t type, bool value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_boolean(value);
-  return a;
-}
-hsm::v1::Attribute Bytes(uint64_t type, const std::string& value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_bytes(value);
-  return a;
-}
 
 std::string FindId(uint64_t i) {
   char id[32];
@@ -70,16 +54,29 @@ std::string FindId(uint64_t i) {
 AttributeSet Certificate(uint64_t i) {
   const std::string id = FindId(i);
   AttributeSet set;
-  for (const hsm::v1::Attribute& a : {
-           Ulong(CKA_CLASS, CKO_CERTIFICATE), Ulong(CKA_CERTIFICATE_TYPE, CKC_X_509), Bool(CKA_TOKEN, true),
-           Bool(CKA_PRIVATE, false), Bool(CKA_MODIFIABLE, true), Bool(CKA_COPYABLE, true),
-           Bool(CKA_DESTROYABLE, true), Bytes(CKA_LABEL, "p11bench find"), Bool(CKA_TRUSTED, false),
-           Ulong(CKA_CERTIFICATE_CATEGORY, 0), Bytes(CKA_START_DATE, ""), Bytes(CKA_END_DATE, ""),
-           Bytes(CKA_PUBLIC_KEY_INFO, ""), Bytes(CKA_SUBJECT, "subject CN=" + id), Bytes(CKA_ID, id),
-           Bytes(CKA_ISSUER, "issuer CN=p11bench CA"), Bytes(CKA_SERIAL_NUMBER, "serial " + id),
-           Bytes(CKA_VALUE, "certificate " + id + std::string(900, '\x42')), Bytes(CKA_URL, ""),
-           Bytes(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, ""), Bytes(CKA_HASH_OF_ISSUER_PUBLIC_KEY, ""),
-           Ulong(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0), Ulong(CKA_NAME_HASH_ALGORITHM, CKM_SHA_1)}) {
+  for (const hsm::v1::Attribute& a : {MakeUlong(CKA_CLASS, CKO_CERTIFICATE),
+                                      MakeUlong(CKA_CERTIFICATE_TYPE, CKC_X_509),
+                                      MakeBool(CKA_TOKEN, true),
+                                      MakeBool(CKA_PRIVATE, false),
+                                      MakeBool(CKA_MODIFIABLE, true),
+                                      MakeBool(CKA_COPYABLE, true),
+                                      MakeBool(CKA_DESTROYABLE, true),
+                                      MakeBytes(CKA_LABEL, "p11bench find"),
+                                      MakeBool(CKA_TRUSTED, false),
+                                      MakeUlong(CKA_CERTIFICATE_CATEGORY, 0),
+                                      MakeBytes(CKA_START_DATE, ""),
+                                      MakeBytes(CKA_END_DATE, ""),
+                                      MakeBytes(CKA_PUBLIC_KEY_INFO, ""),
+                                      MakeBytes(CKA_SUBJECT, "subject CN=" + id),
+                                      MakeBytes(CKA_ID, id),
+                                      MakeBytes(CKA_ISSUER, "issuer CN=p11bench CA"),
+                                      MakeBytes(CKA_SERIAL_NUMBER, "serial " + id),
+                                      MakeBytes(CKA_VALUE, "certificate " + id + std::string(900, '\x42')),
+                                      MakeBytes(CKA_URL, ""),
+                                      MakeBytes(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, ""),
+                                      MakeBytes(CKA_HASH_OF_ISSUER_PUBLIC_KEY, ""),
+                                      MakeUlong(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0),
+                                      MakeUlong(CKA_NAME_HASH_ALGORITHM, CKM_SHA_1)}) {
     set[a.type()] = a;
   }
   return set;
@@ -149,8 +146,8 @@ int Main() {
   auto run_start = Clock::now();
   for (uint64_t k = 0; k < absl::GetFlag(FLAGS_lookups); ++k) {
     AttributeSet query;
-    query[CKA_CLASS] = Ulong(CKA_CLASS, CKO_CERTIFICATE);
-    query[CKA_ID] = Bytes(CKA_ID, FindId(random() % n));
+    query[CKA_CLASS] = MakeUlong(CKA_CLASS, CKO_CERTIFICATE);
+    query[CKA_ID] = MakeBytes(CKA_ID, FindId(random() % n));
     auto start = Clock::now();
     auto found = (*store)->Find(token, query, Matching(query));
     by_id.push_back(NanosSince(start));
@@ -163,7 +160,7 @@ int Main() {
   run_start = Clock::now();
   for (uint64_t k = 0; k < absl::GetFlag(FLAGS_scans); ++k) {
     AttributeSet query;
-    query[CKA_CLASS] = Ulong(CKA_CLASS, CKO_CERTIFICATE);
+    query[CKA_CLASS] = MakeUlong(CKA_CLASS, CKO_CERTIFICATE);
     auto start = Clock::now();
     auto found = (*store)->Find(token, query, Matching(query));
     by_class.push_back(NanosSince(start));

@@ -242,27 +242,6 @@ const std::string* BytesOf(const AttributeSet& set, uint64_t type) {
   return it != set.end() && it->second.value_case() == hsm::v1::Attribute::kBytes ? &it->second.bytes() : nullptr;
 }
 
-hsm::v1::Attribute MakeBool(uint64_t type, bool value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_boolean(value);
-  return a;
-}
-
-hsm::v1::Attribute MakeUlong(uint64_t type, uint64_t value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_ulong(value);
-  return a;
-}
-
-hsm::v1::Attribute MakeBytes(uint64_t type, std::string value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_bytes(std::move(value));
-  return a;
-}
-
 bool SameValue(const hsm::v1::Attribute& a, const hsm::v1::Attribute& b) {
   if (a.value_case() != b.value_case()) return false;
   switch (a.value_case()) {

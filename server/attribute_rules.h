@@ -61,9 +61,9 @@ bool BoolOf(const AttributeSet& set, uint64_t type, bool fallback);
 uint64_t UlongOf(const AttributeSet& set, uint64_t type, uint64_t fallback);
 const std::string* BytesOf(const AttributeSet& set, uint64_t type);
 
-hsm::v1::Attribute MakeBool(uint64_t type, bool value);
-hsm::v1::Attribute MakeUlong(uint64_t type, uint64_t value);
-hsm::v1::Attribute MakeBytes(uint64_t type, std::string value);
+using storage::MakeBool;
+using storage::MakeBytes;
+using storage::MakeUlong;
 
 // Whether two values are equal (kind and value).
 bool SameValue(const hsm::v1::Attribute& a, const hsm::v1::Attribute& b);

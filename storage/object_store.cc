@@ -80,6 +80,27 @@ absl::Status ParseObject(std::string_view bytes, StoredObject& object) {
 
 }  // namespace
 
+hsm::v1::Attribute MakeBool(uint64_t type, bool value) {
+  hsm::v1::Attribute a;
+  a.set_type(type);
+  a.set_boolean(value);
+  return a;
+}
+
+hsm::v1::Attribute MakeUlong(uint64_t type, uint64_t value) {
+  hsm::v1::Attribute a;
+  a.set_type(type);
+  a.set_ulong(value);
+  return a;
+}
+
+hsm::v1::Attribute MakeBytes(uint64_t type, std::string value) {
+  hsm::v1::Attribute a;
+  a.set_type(type);
+  a.set_bytes(std::move(value));
+  return a;
+}
+
 std::string SealBinding(TokenRef token, uint64_t id, uint64_t type) {
   return "hsm object attribute" + TokenPrefix(token) + Be64(id) + Be64(type);
 }

@@ -22,6 +22,11 @@ namespace hsm::storage {
 // An object's attributes by type.
 using AttributeSet = std::map<uint64_t, hsm::v1::Attribute>;
 
+// One attribute value of each kind.
+hsm::v1::Attribute MakeBool(uint64_t type, bool value);
+hsm::v1::Attribute MakeUlong(uint64_t type, uint64_t value);
+hsm::v1::Attribute MakeBytes(uint64_t type, std::string value);
+
 struct TokenRef {
   uint64_t tenant_id = 0;
   uint64_t slot_id = 0;

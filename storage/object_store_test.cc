@@ -20,20 +20,6 @@ std::string TempDir() {
   return mkdtemp(buf.data());
 }
 
-hsm::v1::Attribute Ulong(uint64_t type, uint64_t value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_ulong(value);
-  return a;
-}
-
-hsm::v1::Attribute Bytes(uint64_t type, const std::string& value) {
-  hsm::v1::Attribute a;
-  a.set_type(type);
-  a.set_bytes(value);
-  return a;
-}
-
 AttributeSet Set(std::initializer_list<hsm::v1::Attribute> attributes) {
   AttributeSet set;
   for (const auto& a : attributes) set[a.type()] = a;
@@ -77,25 +63,27 @@ class ObjectStoreTest : public ::testing::Test {
 };
 
 TEST_F(ObjectStoreTest, CreateLoadReplaceDestroy) {
-  auto id = store_->Create(token_, Set({Ulong(CKA_CLASS, CKO_DATA), Bytes(CKA_LABEL, "first")}), {});
+  auto id = store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_DATA), MakeBytes(CKA_LABEL, "first")}), {});
   ASSERT_TRUE(id.ok());
   auto loaded = store_->Load(token_, *id);
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   EXPECT_EQ((**loaded).at(CKA_LABEL).bytes(), "first");
-  ASSERT_TRUE(store_->Replace(token_, *id, Set({Ulong(CKA_CLASS, CKO_DATA), Bytes(CKA_LABEL, "second")}), {}).ok());
+  ASSERT_TRUE(
+      store_->Replace(token_, *id, Set({MakeUlong(CKA_CLASS, CKO_DATA), MakeBytes(CKA_LABEL, "second")}), {})
+          .ok());
   EXPECT_EQ((**store_->Load(token_, *id)).at(CKA_LABEL).bytes(), "second");
   ASSERT_TRUE(store_->Destroy(token_, *id).ok());
   EXPECT_FALSE(store_->Load(token_, *id)->has_value());
   EXPECT_EQ(store_->Destroy(token_, *id).code(), absl::StatusCode::kNotFound);
   // Ids are never reused.
-  auto next = store_->Create(token_, Set({Ulong(CKA_CLASS, CKO_DATA)}), {});
+  auto next = store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_DATA)}), {});
   EXPECT_GT(*next, *id);
 }
 
 TEST_F(ObjectStoreTest, SecretsAreSealedAtRestAndOpenAfterReopen) {
   const std::string key_bytes = "KEYMATERIAL-0123456789-abcdefghij";
-  auto id = store_->Create(token_, Set({Ulong(CKA_CLASS, CKO_SECRET_KEY), Bytes(CKA_VALUE, key_bytes)}),
-                           {CKA_VALUE});
+  auto id = store_->Create(
+      token_, Set({MakeUlong(CKA_CLASS, CKO_SECRET_KEY), MakeBytes(CKA_VALUE, key_bytes)}), {CKA_VALUE});
   ASSERT_TRUE(id.ok());
   Reopen();
   EXPECT_EQ(DatabaseBytes().find(key_bytes), std::string::npos);
@@ -103,20 +91,23 @@ TEST_F(ObjectStoreTest, SecretsAreSealedAtRestAndOpenAfterReopen) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((**loaded).at(CKA_VALUE).bytes(), key_bytes);
   // Sealed values are neither indexed nor shown to a matcher.
-  auto found = store_->Find(token_, Set({Bytes(CKA_VALUE, key_bytes)}),
-                            Matching(Set({Bytes(CKA_VALUE, key_bytes)})));
+  auto found = store_->Find(token_, Set({MakeBytes(CKA_VALUE, key_bytes)}),
+                            Matching(Set({MakeBytes(CKA_VALUE, key_bytes)})));
   EXPECT_TRUE(found->empty());
 }
 
 TEST_F(ObjectStoreTest, FindUsesIndexesAndMatchesExactly) {
   for (int i = 0; i < 50; ++i) {
-    store_->Create(token_, Set({Ulong(CKA_CLASS, i % 2 ? CKO_CERTIFICATE : CKO_PRIVATE_KEY),
-                               Bytes(CKA_ID, "id" + std::to_string(i % 10)), Bytes(CKA_LABEL, "l" + std::to_string(i))}),
-                   {})
+    store_
+        ->Create(token_,
+                 Set({MakeUlong(CKA_CLASS, i % 2 ? CKO_CERTIFICATE : CKO_PRIVATE_KEY),
+                      MakeBytes(CKA_ID, "id" + std::to_string(i % 10)),
+                      MakeBytes(CKA_LABEL, "l" + std::to_string(i))}),
+                 {})
         .IgnoreError();
   }
   int looked_at = 0;
-  AttributeSet query = Set({Bytes(CKA_ID, "id3"), Ulong(CKA_CLASS, CKO_CERTIFICATE)});
+  AttributeSet query = Set({MakeBytes(CKA_ID, "id3"), MakeUlong(CKA_CLASS, CKO_CERTIFICATE)});
   auto found = store_->Find(token_, query, [&](const AttributeSet& plain, const std::set<uint64_t>& sealed) {
     ++looked_at;
     return Matching(query)(plain, sealed);
@@ -129,19 +120,21 @@ TEST_F(ObjectStoreTest, FindUsesIndexesAndMatchesExactly) {
 }
 
 TEST_F(ObjectStoreTest, IssuerAndSerialTogether) {
-  store_->Create(token_, Set({Bytes(CKA_ISSUER, "CA"), Bytes(CKA_SERIAL_NUMBER, "\x02\x01\x05")}), {}).IgnoreError();
-  store_->Create(token_, Set({Bytes(CKA_ISSUER, "CA"), Bytes(CKA_SERIAL_NUMBER, "\x02\x01\x06")}), {}).IgnoreError();
-  AttributeSet query = Set({Bytes(CKA_ISSUER, "CA"), Bytes(CKA_SERIAL_NUMBER, "\x02\x01\x06")});
+  store_->Create(token_, Set({MakeBytes(CKA_ISSUER, "CA"), MakeBytes(CKA_SERIAL_NUMBER, "\x02\x01\x05")}), {})
+      .IgnoreError();
+  store_->Create(token_, Set({MakeBytes(CKA_ISSUER, "CA"), MakeBytes(CKA_SERIAL_NUMBER, "\x02\x01\x06")}), {})
+      .IgnoreError();
+  AttributeSet query = Set({MakeBytes(CKA_ISSUER, "CA"), MakeBytes(CKA_SERIAL_NUMBER, "\x02\x01\x06")});
   EXPECT_EQ(store_->Find(token_, query, Matching(query))->size(), 1u);
 }
 
 TEST_F(ObjectStoreTest, TenantObjectCountFollowsEveryChange) {
   TokenRef second_token{1, 2}, other_tenant{2, 1};
   EXPECT_EQ(*store_->CountTenant(1), 0u);
-  auto a = store_->Create(token_, Set({Bytes(CKA_LABEL, "a")}), {});
-  store_->Create(token_, Set({Bytes(CKA_LABEL, "b")}), {}).IgnoreError();
-  store_->Create(second_token, Set({Bytes(CKA_LABEL, "c")}), {}).IgnoreError();
-  store_->Create(other_tenant, Set({Bytes(CKA_LABEL, "d")}), {}).IgnoreError();
+  auto a = store_->Create(token_, Set({MakeBytes(CKA_LABEL, "a")}), {});
+  store_->Create(token_, Set({MakeBytes(CKA_LABEL, "b")}), {}).IgnoreError();
+  store_->Create(second_token, Set({MakeBytes(CKA_LABEL, "c")}), {}).IgnoreError();
+  store_->Create(other_tenant, Set({MakeBytes(CKA_LABEL, "d")}), {}).IgnoreError();
   EXPECT_EQ(*store_->CountTenant(1), 3u);
   EXPECT_EQ(*store_->CountTenant(2), 1u);
   ASSERT_TRUE(store_->Destroy(token_, *a).ok());
@@ -157,13 +150,13 @@ TEST_F(ObjectStoreTest, TenantObjectCountFollowsEveryChange) {
 
 TEST_F(ObjectStoreTest, TokensAreSeparate) {
   TokenRef other{1, 2}, other_tenant{2, 1};
-  store_->Create(token_, Set({Bytes(CKA_LABEL, "mine")}), {}).IgnoreError();
+  store_->Create(token_, Set({MakeBytes(CKA_LABEL, "mine")}), {}).IgnoreError();
   EXPECT_TRUE(store_->Find(other, {}, Matching({}))->empty());
   EXPECT_TRUE(store_->Find(other_tenant, {}, Matching({}))->empty());
   EXPECT_EQ(*store_->Count(token_), 1u);
   ASSERT_TRUE(store_->DestroyAll(token_).ok());
   EXPECT_EQ(*store_->Count(token_), 0u);
-  AttributeSet query = Set({Bytes(CKA_LABEL, "mine")});
+  AttributeSet query = Set({MakeBytes(CKA_LABEL, "mine")});
   EXPECT_TRUE(store_->Find(token_, query, Matching(query))->empty());
 }
 
