@@ -4,7 +4,6 @@
 // replaying anything. A "crash" is a forked child that writes and then
 // _exit()s: no destructor, no flush.
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,19 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "storage/test_dir.h"
 #include "storage/journal.h"
 #include "storage/lmdb_env.h"
 
 namespace hsm::storage {
 namespace {
-
-std::string TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/journalXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  return mkdtemp(buf.data());
-}
 
 // Journaled writes stay out of LMDB until Flush (or the process ends).
 LmdbEnv::Options NoBackgroundFlush(size_t file_size = Journal::kDefaultFileSize) {
@@ -119,7 +111,7 @@ std::vector<std::string> ExpectedKeys(int from, int to) {
 }
 
 TEST(JournalTest, AcknowledgedWritesSurviveACrashBeforeLmdbHasThem) {
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
     return WriteKeys(env, db, 0, 50);
   }));
@@ -131,7 +123,7 @@ TEST(JournalTest, AcknowledgedWritesSurviveACrashBeforeLmdbHasThem) {
 }
 
 TEST(JournalTest, ReadsMergeJournaledChangesWithLmdbInKeyOrder) {
-  auto env = LmdbEnv::Open(TempDir(), NoBackgroundFlush());
+  auto env = LmdbEnv::Open(MakeTestDir("journal"), NoBackgroundFlush());
   ASSERT_TRUE(env.ok());
   auto db = (*env)->OpenDatabase("t");
   ASSERT_TRUE(db.ok());
@@ -180,7 +172,7 @@ TEST(JournalTest, ReadsMergeJournaledChangesWithLmdbInKeyOrder) {
 }
 
 TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
     return WriteKeys(env, db, 0, 3);
   }));
@@ -202,7 +194,7 @@ TEST(JournalTest, ATornLastRecordIsDroppedAndWritingGoesOn) {
 TEST(JournalTest, ARecordBehindAGapIsNeitherReplayedNorJoinedToTheNextChain) {
   // Records 1 to 3, one sector each; then record 2 "never reached the disk"
   // while record 3 did (concurrent writes may land in any order).
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(), [&](LmdbEnv& env, MDB_dbi db) {
     return WriteKeys(env, db, 0, 3);
   }));
@@ -223,7 +215,7 @@ TEST(JournalTest, ARecordBehindAGapIsNeitherReplayedNorJoinedToTheNextChain) {
 TEST(JournalTest, ConcurrentWritersLoseNothingWhileFilesSwitch) {
   // Eight writers at once, 64 KiB files and a flush every millisecond: files
   // switch while writes are on their way to disk.
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   LmdbEnv::Options options;
   options.journal_file_size = 64 << 10;
   options.flush_interval = absl::Milliseconds(1);
@@ -246,7 +238,7 @@ TEST(JournalTest, ConcurrentWritersLoseNothingWhileFilesSwitch) {
 
 TEST(JournalTest, FullFilesAreReusedWithoutLosingOrReplayingWrites) {
   // 64 KiB files and 1 KiB values: the files fill and switch many times.
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(64 << 10), [&](LmdbEnv& env, MDB_dbi db) {
     if (!WriteKeys(env, db, 0, 400, 1024)) return false;
     // Deleted after being written: a replay of older records must not bring them back.
@@ -266,7 +258,7 @@ TEST(JournalTest, AHalfFullFileIsFlushedWithoutWaitingForTheInterval) {
   // The interval is an hour; 22 records of 1.5 KiB fill a 64 KiB file just
   // past its half. A child writes them and waits; LMDB alone, read from this
   // process, must get them soon.
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   int release_child[2];
   ASSERT_EQ(pipe(release_child), 0);
   const pid_t child = fork();
@@ -296,7 +288,7 @@ TEST(JournalTest, AHalfFullFileIsFlushedWithoutWaitingForTheInterval) {
 }
 
 TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
-  const std::string dir = TempDir();
+  const std::string dir = MakeTestDir("journal");
   ASSERT_TRUE(InCrashingChildWithDatabase(dir, NoBackgroundFlush(64 << 10), [&](LmdbEnv& env, MDB_dbi db) {
     if (!WriteKeys(env, db, 0, 5)) return false;
     if (!WriteKeys(env, db, 5, 6, 40 << 10)) return false;  // more than a quarter file
@@ -306,7 +298,7 @@ TEST(JournalTest, AWriteTooBigForTheJournalGoesStraightToLmdb) {
 }
 
 TEST(JournalTest, KeysLmdbWouldRefuseAreRefusedAtOnce) {
-  auto env = LmdbEnv::Open(TempDir(), NoBackgroundFlush());
+  auto env = LmdbEnv::Open(MakeTestDir("journal"), NoBackgroundFlush());
   ASSERT_TRUE(env.ok());
   auto db = (*env)->OpenDatabase("t");
   ASSERT_TRUE(db.ok());

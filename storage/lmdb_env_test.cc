@@ -1,25 +1,16 @@
 #include "storage/lmdb_env.h"
 
-#include <stdlib.h>
-
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/test_dir.h"
 
 namespace hsm::storage {
 namespace {
 
-std::string TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/lmdbXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  return mkdtemp(buf.data());
-}
-
 TEST(LmdbEnvTest, WriteThenReadBack) {
-  auto env = LmdbEnv::Open(TempDir());
+  auto env = LmdbEnv::Open(MakeTestDir("lmdb"));
   ASSERT_TRUE(env.ok()) << env.status();
   auto db = (*env)->OpenDatabase("t");
   ASSERT_TRUE(db.ok());
@@ -35,7 +26,7 @@ TEST(LmdbEnvTest, WriteThenReadBack) {
 }
 
 TEST(LmdbEnvTest, FailedBodyWritesNothing) {
-  auto env = LmdbEnv::Open(TempDir());
+  auto env = LmdbEnv::Open(MakeTestDir("lmdb"));
   ASSERT_TRUE(env.ok());
   auto db = (*env)->OpenDatabase("t");
   absl::Status status = (*env)->Write([&](Txn& txn) {
@@ -52,7 +43,7 @@ TEST(LmdbEnvTest, FailedBodyWritesNothing) {
 }
 
 TEST(LmdbEnvTest, MapGrowsWhenFull) {
-  std::string dir = TempDir();
+  std::string dir = MakeTestDir("lmdb");
   LmdbEnv::Options options;
   options.initial_map_size = 256 << 10;  // 256 KiB
   auto env = LmdbEnv::Open(dir, options);
@@ -85,7 +76,7 @@ TEST(LmdbEnvTest, MapGrowsWhenFull) {
 }
 
 TEST(LmdbEnvTest, PrefixWalkStopsAtPrefixEnd) {
-  auto env = LmdbEnv::Open(TempDir());
+  auto env = LmdbEnv::Open(MakeTestDir("lmdb"));
   auto db = (*env)->OpenDatabase("t");
   (*env)->Write([&](Txn& txn) {
     for (const char* k : {"a1", "b1", "b2", "c1"}) txn.Put(*db, k, "v").IgnoreError();

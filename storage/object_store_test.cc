@@ -1,24 +1,14 @@
 #include "storage/object_store.h"
 
-#include <stdlib.h>
-
 #include <fstream>
 #include <iterator>
-#include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/test_dir.h"
 #include "third_party/pkcs11/pkcs11.h"
 
 namespace hsm::storage {
 namespace {
-
-std::string TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/objXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  return mkdtemp(buf.data());
-}
 
 AttributeSet Set(std::initializer_list<hsm::v1::Attribute> attributes) {
   AttributeSet set;
@@ -40,7 +30,7 @@ ObjectStore::Matcher Matching(const AttributeSet& query) {
 class ObjectStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir();
+    dir_ = MakeTestDir("obj");
     Reopen();
   }
   void Reopen() {

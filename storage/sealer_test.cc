@@ -1,23 +1,14 @@
 #include "storage/sealer.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <fstream>
-#include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/test_dir.h"
 
 namespace hsm::storage {
 namespace {
-
-std::string TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/sealXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  return mkdtemp(buf.data());
-}
 
 std::unique_ptr<Sealer> MakeSealer(char fill = 'k') {
   return *Sealer::Create(std::string(kMasterKeyBytes, fill));
@@ -51,7 +42,7 @@ TEST(SealerTest, NoncesAreFresh) {
 }
 
 TEST(SealerTest, MasterKeyFileIsCreatedPrivateAndReadBack) {
-  const std::string path = TempDir() + "/master.key";
+  const std::string path = MakeTestDir("seal") + "/master.key";
   bool created = false;
   EXPECT_FALSE(Sealer::LoadMasterKey(path, false, &created).ok());
   auto key = Sealer::LoadMasterKey(path, true, &created);
@@ -67,7 +58,7 @@ TEST(SealerTest, MasterKeyFileIsCreatedPrivateAndReadBack) {
 }
 
 TEST(SealerTest, MasterKeyFileMayBeHex) {
-  const std::string path = TempDir() + "/master.hex";
+  const std::string path = MakeTestDir("seal") + "/master.hex";
   std::ofstream(path) << std::string(64, 'a') << "\n";
   auto key = Sealer::LoadMasterKey(path, false, nullptr);
   ASSERT_TRUE(key.ok()) << key.status();

@@ -1,24 +1,13 @@
 #include "storage/token_store.h"
 
-#include <stdlib.h>
-
-#include <vector>
-
 #include "gtest/gtest.h"
+#include "storage/test_dir.h"
 
 namespace hsm::storage {
 namespace {
 
-std::string TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/tokXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  return mkdtemp(buf.data());
-}
-
 TEST(TokenStoreTest, TenantsAreUniqueByName) {
-  auto env = LmdbEnv::Open(TempDir());
+  auto env = LmdbEnv::Open(MakeTestDir("tok"));
   auto store = TokenStore::Open(env->get());
   ASSERT_TRUE(store.ok());
   auto a = (*store)->CreateTenant("a");
@@ -34,7 +23,7 @@ TEST(TokenStoreTest, TenantsAreUniqueByName) {
 }
 
 TEST(TokenStoreTest, SlotIdsAreSequentialPerTenantAndSurviveReopen) {
-  std::string dir = TempDir();
+  std::string dir = MakeTestDir("tok");
   uint64_t tenant_id;
   {
     auto env = LmdbEnv::Open(dir);
@@ -61,7 +50,7 @@ TEST(TokenStoreTest, SlotIdsAreSequentialPerTenantAndSurviveReopen) {
 }
 
 TEST(TokenStoreTest, UpdateChangesOneTokenAndAbortsOnError) {
-  auto env = LmdbEnv::Open(TempDir());
+  auto env = LmdbEnv::Open(MakeTestDir("tok"));
   auto store = TokenStore::Open(env->get());
   uint64_t tenant_id = (*store)->CreateTenant("t")->id();
   Token token;
