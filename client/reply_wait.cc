@@ -10,9 +10,10 @@ namespace hsm::client {
 namespace {
 
 // Once hsmd said its cores were busy, every thread of the application
-// sleeps for this long (quick calls too: they need the free core as well). Polling clients change what they measure (hsmd's
-// computations overlap less while the client takes a core), so a per-call
-// answer would flip back and forth.
+// sleeps for this long (quick calls too: they need the free core as well).
+// Polling clients change what they measure (hsmd's computations overlap less
+// while the client takes a core), so a per-call answer would flip back and
+// forth.
 constexpr std::chrono::milliseconds kSleepAfterBusy(100);
 
 // Until when calls sleep (steady_clock, in its own ticks).
@@ -44,7 +45,8 @@ void AwaitReply(grpc::CompletionQueue& queue, std::chrono::microseconds spin) {
 }
 
 void NoteCoresBusy() {
-  if (!CoresWereBusy()) LogDebug("hsmd's slow computations leave it a core at most: data calls sleep while they wait");
+  if (!CoresWereBusy())
+    LogDebug("hsmd's slow computations leave it a core at most: data calls sleep while they wait");
   sleep_until.store((std::chrono::steady_clock::now() + kSleepAfterBusy).time_since_epoch().count(),
                     std::memory_order_relaxed);
 }
