@@ -229,9 +229,11 @@ absl::Status Hsm::SignInit(Application& app, const v1::OperationInitRequest& req
   if (ops->sign) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_SIGN, CKA_SIGN));
-  HSM_RETURN_IF_ERROR(StartKeyOperation(
-      ops->sign, crypto::NewSignOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-      BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply));
+  HSM_RETURN_IF_ERROR(StartKeyOperation(ops->sign,
+                                        crypto::NewSignOperation(ToMechanismParams(request.mechanism()),
+                                                                 key->pkey, SecretOf(*key), key->contexts),
+                                        BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false),
+                                        request.key(), *key, reply));
   ops->sign.slow = IsSlowPrivateKey(key->pkey.get());
   return absl::OkStatus();
 }
@@ -243,9 +245,10 @@ absl::Status Hsm::VerifyInit(Application& app, const v1::OperationInitRequest& r
   if (ops->verify) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_VERIFY, CKA_VERIFY));
-  return StartKeyOperation(
-      ops->verify, crypto::NewVerifyOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
-      false, request.key(), *key, reply);
+  return StartKeyOperation(ops->verify,
+                           crypto::NewVerifyOperation(ToMechanismParams(request.mechanism()), key->pkey,
+                                                      SecretOf(*key), key->contexts),
+                           false, request.key(), *key, reply);
 }
 
 absl::Status Hsm::SignRecoverInit(Application& app, const v1::OperationInitRequest& request,

@@ -11,16 +11,19 @@
 #include <mutex>
 #include <tuple>
 
+#include "server/crypto/context_pool.h"
 #include "server/crypto/key_material.h"
 #include "storage/object_store.h"
 
 namespace hsm::server {
 
 // A key ready for use: its attributes (key material included, in memory
-// only) and, for asymmetric keys, the OpenSSL key.
+// only) and, for asymmetric keys, the OpenSSL key and the contexts its
+// signatures and verifications reuse.
 struct UsableKey {
   storage::AttributeSet attributes;
   crypto::EvpPkeyPtr pkey;
+  std::shared_ptr<crypto::ContextPool> contexts = std::make_shared<crypto::ContextPool>();
 };
 
 class KeyCache {

@@ -4,6 +4,7 @@
 // length, as FIPS 186 says); CKM_ECDSA_SHAxxx hash first.
 #include <openssl/ec.h>
 
+#include "server/crypto/context_pool.h"
 #include "server/crypto/families.h"
 #include "server/crypto/openssl_util.h"
 #include "server/rv.h"
@@ -13,22 +14,28 @@ namespace {
 
 class EcdsaSigner : public Signer {
  public:
-  EcdsaSigner(EvpPkeyPtr key, size_t field_bytes)
-      : key_(std::move(key)), field_bytes_(field_bytes) {}
+  EcdsaSigner(EvpPkeyPtr key, size_t field_bytes, std::shared_ptr<ContextPool> contexts)
+      : key_(std::move(key)), field_bytes_(field_bytes), contexts_(std::move(contexts)) {}
 
   absl::StatusOr<std::string> Sign(std::string_view hash) const override {
-    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-    if (ctx == nullptr || EVP_PKEY_sign_init(ctx.get()) != 1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign_init");
-    }
+    std::string der;
     size_t der_length = 0;
-    if (EVP_PKEY_sign(ctx.get(), nullptr, &der_length, Bytes(hash), hash.size()) != 1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
-    }
-    std::string der(der_length, '\0');
-    if (EVP_PKEY_sign(ctx.get(), MutableBytes(der), &der_length, Bytes(hash), hash.size()) != 1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
-    }
+    HSM_RETURN_IF_ERROR(WithContext(
+        contexts_.get(), key_.get(), "ecdsa sign",
+        [](EVP_PKEY_CTX* ctx) {
+          return EVP_PKEY_sign_init(ctx) == 1 ? absl::OkStatus()
+                                              : OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign_init");
+        },
+        [&](EVP_PKEY_CTX* ctx) {
+          if (EVP_PKEY_sign(ctx, nullptr, &der_length, Bytes(hash), hash.size()) != 1) {
+            return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
+          }
+          der.resize(der_length);
+          if (EVP_PKEY_sign(ctx, MutableBytes(der), &der_length, Bytes(hash), hash.size()) != 1) {
+            return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
+          }
+          return absl::OkStatus();
+        }));
     const unsigned char* in = Bytes(der);
     EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &in, static_cast<long>(der_length)));
     if (sig == nullptr) return OpenSslError(CKR_FUNCTION_FAILED, "d2i_ECDSA_SIG");
@@ -55,18 +62,23 @@ class EcdsaSigner : public Signer {
     if (der_length <= 0) return OpenSslError(CKR_FUNCTION_FAILED, "i2d_ECDSA_SIG");
     std::string der_signature(reinterpret_cast<char*>(der), static_cast<size_t>(der_length));
     OPENSSL_free(der);
-    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-    if (ctx == nullptr || EVP_PKEY_verify_init(ctx.get()) != 1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_verify_init");
-    }
-    // 0 is a wrong signature; < 0 includes r or s of zero or not below the
-    // order, which are wrong signatures too.
-    if (EVP_PKEY_verify(ctx.get(), Bytes(der_signature), der_signature.size(), Bytes(hash),
-                        hash.size()) != 1) {
-      ClearOpenSslErrors();
-      return RvError(CKR_SIGNATURE_INVALID, "ECDSA signature does not verify");
-    }
-    return absl::OkStatus();
+    return WithContext(
+        contexts_.get(), key_.get(), "ecdsa verify",
+        [](EVP_PKEY_CTX* ctx) {
+          return EVP_PKEY_verify_init(ctx) == 1
+                     ? absl::OkStatus()
+                     : OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_verify_init");
+        },
+        [&](EVP_PKEY_CTX* ctx) {
+          // 0 is a wrong signature; < 0 includes r or s of zero or not below
+          // the order, which are wrong signatures too.
+          if (EVP_PKEY_verify(ctx, Bytes(der_signature), der_signature.size(), Bytes(hash), hash.size()) !=
+              1) {
+            ClearOpenSslErrors();
+            return RvError(CKR_SIGNATURE_INVALID, "ECDSA signature does not verify");
+          }
+          return absl::OkStatus();
+        });
   }
 
   size_t SignatureLength() const override { return 2 * field_bytes_; }
@@ -74,6 +86,7 @@ class EcdsaSigner : public Signer {
  private:
   EvpPkeyPtr key_;
   size_t field_bytes_;
+  std::shared_ptr<ContextPool> contexts_;
 };
 
 // The hash of CKM_ECDSA_SHAxxx; CKM_ECDSA has none; 0 for other mechanisms.
@@ -98,14 +111,15 @@ absl::StatusOr<const EVP_MD*> PrehashOf(CK_MECHANISM_TYPE mechanism) {
 
 }  // namespace
 
-absl::StatusOr<SignerSetup> NewEcdsaSigner(const MechanismParams& params, const EvpPkeyPtr& key) {
+absl::StatusOr<SignerSetup> NewEcdsaSigner(const MechanismParams& params, const EvpPkeyPtr& key,
+                                           std::shared_ptr<ContextPool> contexts) {
   HSM_ASSIGN_OR_RETURN(const EVP_MD* prehash, PrehashOf(params.type));
   absl::StatusOr<const CurveInfo*> curve = CurveOfKey(key.get());
   if (!curve.ok() || (*curve)->key_type != CKK_EC) {
     return RvError(CKR_KEY_TYPE_INCONSISTENT, "ECDSA needs an EC key on a supported curve");
   }
   SignerSetup setup;
-  setup.signer = std::make_shared<EcdsaSigner>(key, (*curve)->field_bytes);
+  setup.signer = std::make_shared<EcdsaSigner>(key, (*curve)->field_bytes, std::move(contexts));
   setup.prehash = prehash;
   return setup;
 }

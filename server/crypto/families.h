@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/crypto/context_pool.h"
 #include "server/crypto/key_material.h"
 #include "server/crypto/operation.h"
 
@@ -53,7 +54,10 @@ absl::Status SinglePartOnly();
 // ---- Families ---------------------------------------------------------------
 
 // rsa_sign.cc: CKM_RSA_PKCS, CKM_RSA_X_509, CKM_RSA_PKCS_PSS, CKM_SHAxxx_RSA_PKCS[_PSS].
-absl::StatusOr<SignerSetup> NewRsaSigner(const MechanismParams& params, const EvpPkeyPtr& key);
+// `contexts` (may be null) keeps the signer's OpenSSL contexts for the key's
+// next operations (context_pool.h).
+absl::StatusOr<SignerSetup> NewRsaSigner(const MechanismParams& params, const EvpPkeyPtr& key,
+                                         std::shared_ptr<ContextPool> contexts = nullptr);
 absl::StatusOr<std::string> RsaSignRecover(const MechanismParams& params, const EvpPkeyPtr& key,
                                            std::string_view data);
 absl::StatusOr<std::string> RsaVerifyRecover(const MechanismParams& params, const EvpPkeyPtr& key,
@@ -69,7 +73,8 @@ absl::StatusOr<std::string> RawRsaBlock(const EVP_PKEY* key, std::string_view da
                                         CK_RV too_large_rv);
 
 // ecdsa.cc: CKM_ECDSA, CKM_ECDSA_SHAxxx.
-absl::StatusOr<SignerSetup> NewEcdsaSigner(const MechanismParams& params, const EvpPkeyPtr& key);
+absl::StatusOr<SignerSetup> NewEcdsaSigner(const MechanismParams& params, const EvpPkeyPtr& key,
+                                           std::shared_ptr<ContextPool> contexts = nullptr);
 // eddsa.cc: CKM_EDDSA (pure Ed25519).
 absl::StatusOr<SignerSetup> NewEddsaSigner(const MechanismParams& params, const EvpPkeyPtr& key);
 

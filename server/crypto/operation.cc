@@ -92,12 +92,12 @@ absl::Status CheckKeyKind(Family family, const EvpPkeyPtr& key, bool need_privat
 }
 
 absl::StatusOr<SignerSetup> NewSigner(Family family, const MechanismParams& params,
-                                      const EvpPkeyPtr& key) {
+                                      const EvpPkeyPtr& key, std::shared_ptr<ContextPool> contexts) {
   switch (family) {
     case Family::kRsaSign:
-      return NewRsaSigner(params, key);
+      return NewRsaSigner(params, key, std::move(contexts));
     case Family::kEcdsa:
-      return NewEcdsaSigner(params, key);
+      return NewEcdsaSigner(params, key, std::move(contexts));
     default:
       return NewEddsaSigner(params, key);
   }
@@ -128,23 +128,25 @@ absl::StatusOr<std::unique_ptr<CipherOperation>> NewCipher(const MechanismParams
 
 absl::StatusOr<std::unique_ptr<SignOperation>> NewSignOperation(const MechanismParams& params,
                                                                 const EvpPkeyPtr& key,
-                                                                const std::string& secret_key) {
+                                                                const std::string& secret_key,
+                                                                std::shared_ptr<ContextPool> contexts) {
   Family family = SignFamily(params.type);
   if (family == Family::kNone) return RvError(CKR_MECHANISM_INVALID, "mechanism cannot sign");
   HSM_RETURN_IF_ERROR(CheckKeyKind(family, key, /*need_private=*/true));
   if (family == Family::kMac) return NewMacSign(params, secret_key);
-  HSM_ASSIGN_OR_RETURN(SignerSetup setup, NewSigner(family, params, key));
+  HSM_ASSIGN_OR_RETURN(SignerSetup setup, NewSigner(family, params, key, std::move(contexts)));
   return MakeSignOperation(std::move(setup));
 }
 
 absl::StatusOr<std::unique_ptr<VerifyOperation>> NewVerifyOperation(const MechanismParams& params,
                                                                     const EvpPkeyPtr& key,
-                                                                    const std::string& secret_key) {
+                                                                    const std::string& secret_key,
+                                                                    std::shared_ptr<ContextPool> contexts) {
   Family family = SignFamily(params.type);
   if (family == Family::kNone) return RvError(CKR_MECHANISM_INVALID, "mechanism cannot verify");
   HSM_RETURN_IF_ERROR(CheckKeyKind(family, key, /*need_private=*/false));
   if (family == Family::kMac) return NewMacVerify(params, secret_key);
-  HSM_ASSIGN_OR_RETURN(SignerSetup setup, NewSigner(family, params, key));
+  HSM_ASSIGN_OR_RETURN(SignerSetup setup, NewSigner(family, params, key, std::move(contexts)));
   return MakeVerifyOperation(std::move(setup));
 }
 

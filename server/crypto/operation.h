@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/crypto/context_pool.h"
 #include "server/crypto/key_material.h"
 #include "server/crypto/pkcs11_extra.h"
 
@@ -123,12 +124,15 @@ class DigestOperation {
 // CKR_MECHANISM_PARAM_INVALID: missing or bad parameters;
 // CKR_KEY_TYPE_INCONSISTENT: the key does not suit the mechanism;
 // CKR_KEY_SIZE_RANGE: the key's size is outside the mechanism's range.
-absl::StatusOr<std::unique_ptr<SignOperation>> NewSignOperation(const MechanismParams& params,
-                                                                const EvpPkeyPtr& key,
-                                                                const std::string& secret_key);
-absl::StatusOr<std::unique_ptr<VerifyOperation>> NewVerifyOperation(const MechanismParams& params,
-                                                                    const EvpPkeyPtr& key,
-                                                                    const std::string& secret_key);
+//
+// `contexts`, the cached key's pool (may be null), keeps OpenSSL contexts
+// for the key's next signatures and verifications.
+absl::StatusOr<std::unique_ptr<SignOperation>> NewSignOperation(
+    const MechanismParams& params, const EvpPkeyPtr& key, const std::string& secret_key,
+    std::shared_ptr<ContextPool> contexts = nullptr);
+absl::StatusOr<std::unique_ptr<VerifyOperation>> NewVerifyOperation(
+    const MechanismParams& params, const EvpPkeyPtr& key, const std::string& secret_key,
+    std::shared_ptr<ContextPool> contexts = nullptr);
 absl::StatusOr<std::unique_ptr<CipherOperation>> NewEncryptOperation(const MechanismParams& params,
                                                                      const EvpPkeyPtr& key,
                                                                      const std::string& secret_key);

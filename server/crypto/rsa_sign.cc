@@ -3,6 +3,7 @@
 // hash-then-sign); and sign/verify with recovery for the raw mechanisms.
 #include <openssl/rsa.h>
 
+#include "server/crypto/context_pool.h"
 #include "server/crypto/families.h"
 #include "server/crypto/openssl_util.h"
 #include "server/rv.h"
@@ -24,24 +25,30 @@ struct RsaScheme {
 
 class RsaSigner : public Signer {
  public:
-  RsaSigner(EvpPkeyPtr key, RsaScheme scheme)
+  RsaSigner(EvpPkeyPtr key, RsaScheme scheme, std::shared_ptr<ContextPool> contexts)
       : key_(std::move(key)),
         scheme_(scheme),
-        k_(static_cast<size_t>(EVP_PKEY_get_size(key_.get()))) {}
+        k_(static_cast<size_t>(EVP_PKEY_get_size(key_.get()))),
+        contexts_(std::move(contexts)),
+        sign_scheme_("rsa sign " + SchemeName(scheme)),
+        verify_scheme_("rsa verify " + SchemeName(scheme)) {}
 
   absl::StatusOr<std::string> Sign(std::string_view input) const override {
     HSM_ASSIGN_OR_RETURN(std::string block, Prepare(input));
-    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-    if (ctx == nullptr || EVP_PKEY_sign_init(ctx.get()) != 1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign_init");
-    }
-    HSM_RETURN_IF_ERROR(Configure(ctx.get()));
     std::string signature(k_, '\0');
     size_t length = signature.size();
-    if (EVP_PKEY_sign(ctx.get(), MutableBytes(signature), &length, Bytes(block), block.size()) !=
-        1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
-    }
+    HSM_RETURN_IF_ERROR(WithContext(
+        contexts_.get(), key_.get(), sign_scheme_,
+        [this](EVP_PKEY_CTX* ctx) {
+          if (EVP_PKEY_sign_init(ctx) != 1) return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign_init");
+          return Configure(ctx);
+        },
+        [&](EVP_PKEY_CTX* ctx) {
+          if (EVP_PKEY_sign(ctx, MutableBytes(signature), &length, Bytes(block), block.size()) != 1) {
+            return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_sign");
+          }
+          return absl::OkStatus();
+        }));
     signature.resize(length);
     return signature;
   }
@@ -49,17 +56,21 @@ class RsaSigner : public Signer {
   absl::Status Verify(std::string_view input, std::string_view signature) const override {
     if (signature.size() != k_) return RvError(CKR_SIGNATURE_LEN_RANGE, "RSA signature length");
     HSM_ASSIGN_OR_RETURN(std::string block, Prepare(input));
-    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
-    if (ctx == nullptr || EVP_PKEY_verify_init(ctx.get()) != 1) {
-      return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_verify_init");
-    }
-    HSM_RETURN_IF_ERROR(Configure(ctx.get()));
-    if (EVP_PKEY_verify(ctx.get(), Bytes(signature), signature.size(), Bytes(block),
-                        block.size()) != 1) {
-      ClearOpenSslErrors();
-      return RvError(CKR_SIGNATURE_INVALID, "RSA signature does not verify");
-    }
-    return absl::OkStatus();
+    return WithContext(
+        contexts_.get(), key_.get(), verify_scheme_,
+        [this](EVP_PKEY_CTX* ctx) {
+          if (EVP_PKEY_verify_init(ctx) != 1) {
+            return OpenSslError(CKR_FUNCTION_FAILED, "EVP_PKEY_verify_init");
+          }
+          return Configure(ctx);
+        },
+        [&](EVP_PKEY_CTX* ctx) {
+          if (EVP_PKEY_verify(ctx, Bytes(signature), signature.size(), Bytes(block), block.size()) != 1) {
+            ClearOpenSslErrors();
+            return RvError(CKR_SIGNATURE_INVALID, "RSA signature does not verify");
+          }
+          return absl::OkStatus();
+        });
   }
 
   size_t SignatureLength() const override { return k_; }
@@ -91,9 +102,19 @@ class RsaSigner : public Signer {
     return absl::OkStatus();
   }
 
+  // Every parameter Configure sets, for the context pool.
+  static std::string SchemeName(const RsaScheme& scheme) {
+    return std::to_string(scheme.padding) + " " + (scheme.md ? EVP_MD_get0_name(scheme.md) : "-") + " " +
+           (scheme.mgf1 ? EVP_MD_get0_name(scheme.mgf1) : "-") + " " + std::to_string(scheme.salt_length);
+  }
+
   EvpPkeyPtr key_;
   RsaScheme scheme_;
   size_t k_;
+  std::shared_ptr<ContextPool> contexts_;
+  // Names of the contexts this signer uses, in the pool.
+  std::string sign_scheme_;
+  std::string verify_scheme_;
 };
 
 // The hash of CKM_SHAxxx_RSA_PKCS[_PSS], or 0 for the other RSA mechanisms.
@@ -159,7 +180,8 @@ absl::StatusOr<RsaScheme> PssScheme(const MechanismParams& params, const EVP_PKE
 
 }  // namespace
 
-absl::StatusOr<SignerSetup> NewRsaSigner(const MechanismParams& params, const EvpPkeyPtr& key) {
+absl::StatusOr<SignerSetup> NewRsaSigner(const MechanismParams& params, const EvpPkeyPtr& key,
+                                         std::shared_ptr<ContextPool> contexts) {
   HSM_RETURN_IF_ERROR(CheckRsaKey(key.get()));
   CK_MECHANISM_TYPE hash = HashOf(params.type);
   if (params.type != CKM_RSA_PKCS && params.type != CKM_RSA_X_509 && !IsPss(params.type) &&
@@ -175,7 +197,7 @@ absl::StatusOr<SignerSetup> NewRsaSigner(const MechanismParams& params, const Ev
     scheme.md = DigestForHashMechanism(hash);
   }
   SignerSetup setup;
-  setup.signer = std::make_shared<RsaSigner>(key, scheme);
+  setup.signer = std::make_shared<RsaSigner>(key, scheme, std::move(contexts));
   // Raw mechanisms (CKM_RSA_PKCS, CKM_RSA_X_509, CKM_RSA_PKCS_PSS) take the
   // caller's input and are single-part.
   setup.prehash = hash == 0 ? nullptr : DigestForHashMechanism(hash);
