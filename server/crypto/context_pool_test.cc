@@ -115,5 +115,24 @@ TEST_F(ContextPoolTest, PooledSignaturesFromManyThreadsVerify) {
   EXPECT_TRUE((*NewVerifyOperation(Ecdsa(), key_, "", contexts))->VerifyOnce(hash, *signature).ok());
 }
 
+// ECDSA draws a new nonce for every signature: a reused context must not
+// keep one (the same nonce twice gives the private key away).
+TEST_F(ContextPoolTest, AReusedEcdsaContextSignsWithANewNonceEachTime) {
+  auto contexts = std::make_shared<ContextPool>();
+  const std::string hash(32, '\x17');
+  std::vector<std::string> signatures;
+  for (int i = 0; i < 3; ++i) {
+    auto sign = NewSignOperation(Ecdsa(), key_, "", contexts);
+    ASSERT_TRUE(sign.ok());
+    absl::StatusOr<std::string> signature = (*sign)->SignOnce(hash);
+    ASSERT_TRUE(signature.ok());
+    signatures.push_back(*signature);
+  }
+  const size_t half = signatures[0].size() / 2;  // r || s: r comes from the nonce alone
+  EXPECT_NE(signatures[0].substr(0, half), signatures[1].substr(0, half));
+  EXPECT_NE(signatures[1].substr(0, half), signatures[2].substr(0, half));
+  EXPECT_NE(signatures[0].substr(0, half), signatures[2].substr(0, half));
+}
+
 }  // namespace
 }  // namespace hsm::server::crypto
