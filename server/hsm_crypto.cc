@@ -99,13 +99,13 @@ absl::StatusOr<std::shared_ptr<const UsableKey>> Hsm::KeyFor(Application& app, c
   if (!view.ok()) {
     return CarriesRv(view.status(), CKR_OBJECT_HANDLE_INVALID) ? RvError(CKR_KEY_HANDLE_INVALID) : view.status();
   }
-  auto key = std::make_shared<UsableKey>();
-  key->attributes = std::move(view->attributes);
-  const uint64_t object_class = UlongOf(key->attributes, CKA_CLASS, 0);
-  const CK_KEY_TYPE key_type = UlongOf(key->attributes, CKA_KEY_TYPE, 0);
+  AttributeSet attributes = std::move(view->attributes);
+  crypto::EvpPkeyPtr pkey;
+  const uint64_t object_class = UlongOf(attributes, CKA_CLASS, 0);
+  const CK_KEY_TYPE key_type = UlongOf(attributes, CKA_KEY_TYPE, 0);
   if (object_class == CKO_PRIVATE_KEY || object_class == CKO_PUBLIC_KEY) {
     crypto::AttributeBytes bytes;
-    for (const auto& [type, value] : key->attributes) {
+    for (const auto& [type, value] : attributes) {
       if (value.value_case() == hsm::v1::Attribute::kBytes) bytes[type] = value.bytes();
     }
     // Every stored private key was checked when it was made (imported,
@@ -113,13 +113,14 @@ absl::StatusOr<std::shared_ptr<const UsableKey>> Hsm::KeyFor(Application& app, c
     // checks. It still takes a while (RSA-4096: a millisecond): other calls
     // need not wait behind it (server/blocking.h).
     if (object_class == CKO_PRIVATE_KEY) AboutToBlock();
-    HSM_ASSIGN_OR_RETURN(key->pkey, object_class == CKO_PRIVATE_KEY
-                                        ? crypto::PrivateKeyFromAttributes(key_type, bytes,
-                                                                           crypto::KeyCheck::kAlreadyChecked)
-                                        : crypto::PublicKeyFromAttributes(key_type, bytes));
+    HSM_ASSIGN_OR_RETURN(pkey, object_class == CKO_PRIVATE_KEY
+                                   ? crypto::PrivateKeyFromAttributes(key_type, bytes,
+                                                                      crypto::KeyCheck::kAlreadyChecked)
+                                   : crypto::PublicKeyFromAttributes(key_type, bytes));
   } else if (object_class != CKO_SECRET_KEY) {
     return RvError(CKR_KEY_HANDLE_INVALID, "not a key");
   }
+  std::shared_ptr<UsableKey> key = MakeUsableKey(std::move(attributes), std::move(pkey));
   if (on_token) keys_.Put(token, handle, key, version);
   return std::shared_ptr<const UsableKey>(std::move(key));
 }
@@ -147,25 +148,6 @@ void TellKeyFacts(uint64_t handle, const UsableKey& key, v1::StatusReply* reply)
   auto always = key.attributes.find(CKA_ALWAYS_AUTHENTICATE);
   if (always != key.attributes.end() && always->second.value_case() == hsm::v1::Attribute::kBoolean) {
     facts->set_always_authenticate(always->second.boolean());
-  }
-}
-
-// Whether a private-key operation with `pkey` takes long enough (hundreds of
-// µs or more) that other calls should not wait behind it: RSA, and ECDSA on
-// curves other than P-256, which OpenSSL signs in tens of µs. Ed25519 and
-// secret keys (no pkey) are quick.
-bool IsSlowPrivateKey(const EVP_PKEY* pkey) {
-  if (pkey == nullptr) return false;
-  switch (EVP_PKEY_get_base_id(pkey)) {
-    case EVP_PKEY_RSA:
-    case EVP_PKEY_RSA_PSS:
-      return true;
-    case EVP_PKEY_EC: {
-      absl::StatusOr<const crypto::CurveInfo*> curve = crypto::CurveOfKey(pkey);
-      return !curve.ok() || (*curve)->nid != NID_X9_62_prime256v1;
-    }
-    default:
-      return false;
   }
 }
 
@@ -203,7 +185,7 @@ absl::Status Hsm::DecryptInit(Application& app, const v1::OperationInitRequest& 
   HSM_RETURN_IF_ERROR(StartKeyOperation(
       ops->decrypt, crypto::NewDecryptOperation(ToMechanismParams(request.mechanism()), key->pkey, SecretOf(*key)),
       BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false), request.key(), *key, reply));
-  ops->decrypt.slow = IsSlowPrivateKey(key->pkey.get());
+  ops->decrypt.slow = key->slow_private_key;
   return absl::OkStatus();
 }
 
@@ -234,7 +216,7 @@ absl::Status Hsm::SignInit(Application& app, const v1::OperationInitRequest& req
                                                                  key->pkey, SecretOf(*key), key->contexts),
                                         BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false),
                                         request.key(), *key, reply));
-  ops->sign.slow = IsSlowPrivateKey(key->pkey.get());
+  ops->sign.slow = key->slow_private_key;
   return absl::OkStatus();
 }
 
@@ -259,7 +241,7 @@ absl::Status Hsm::SignRecoverInit(Application& app, const v1::OperationInitReque
   if (ops->sign_recover) return RvError(CKR_OPERATION_ACTIVE);
   HSM_ASSIGN_OR_RETURN(auto key, KeyFor(app, session, request.key()));
   HSM_RETURN_IF_ERROR(CheckKeyUse(*key, request.mechanism().type(), CKF_SIGN_RECOVER, CKA_SIGN_RECOVER));
-  ops->sign_recover.slow = IsSlowPrivateKey(key->pkey.get());
+  ops->sign_recover.slow = key->slow_private_key;
   ops->sign_recover.operation = std::make_unique<RecoverOperation>(
       RecoverOperation{ToMechanismParams(request.mechanism()), key->pkey});
   ops->sign_recover.needs_context_login = BoolOf(key->attributes, CKA_ALWAYS_AUTHENTICATE, false);

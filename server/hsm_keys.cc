@@ -64,10 +64,7 @@ absl::StatusOr<uint64_t> Hsm::StoreNewKey(Application& app, const Session& sessi
   const uint64_t version = keys_.version();
   HSM_ASSIGN_OR_RETURN(uint64_t handle, StoreNewObject(app, session, object));
   if (handle < kFirstSessionObjectHandle) {
-    auto key = std::make_shared<UsableKey>();
-    key->attributes = object;
-    key->pkey = std::move(pkey);
-    keys_.Put(TokenOf(app, session), handle, std::move(key), version);
+    keys_.Put(TokenOf(app, session), handle, MakeUsableKey(object, std::move(pkey)), version);
   }
   return handle;
 }

@@ -23,8 +23,15 @@ namespace hsm::server {
 struct UsableKey {
   storage::AttributeSet attributes;
   crypto::EvpPkeyPtr pkey;
+  // Whether a private-key operation takes long enough (hundreds of µs or
+  // more) that other calls should not wait behind it (server/blocking.h).
+  bool slow_private_key = false;
   std::shared_ptr<crypto::ContextPool> contexts = std::make_shared<crypto::ContextPool>();
 };
+
+// A UsableKey of `attributes` and `pkey` (null for secret keys), with what is
+// worked out once per key.
+std::shared_ptr<UsableKey> MakeUsableKey(storage::AttributeSet attributes, crypto::EvpPkeyPtr pkey);
 
 class KeyCache {
  public:
