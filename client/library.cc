@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "absl/synchronization/mutex.h"
 #include "client/log.h"
 
 namespace hsm::client {
@@ -63,6 +64,11 @@ CK_RV InitializeLibrary(CK_VOID_PTR init_args) {
     LogError("C_Initialize: " + error);
     return CKR_GENERAL_ERROR;
   }
+  // Debian builds abseil with its mutex deadlock detection on, and gRPC's
+  // locks then pay for it on every call (a graph of lock orders updated at
+  // each acquisition: 1 to 2 % of the library's time in a signing loop). It
+  // is a debugging aid, off in abseil's release builds; hsmd turns it off too.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   g_library = new Library(config);
   return CKR_OK;
 }
