@@ -8,6 +8,7 @@
 //            --pin=... --scenario=rsa2048-sign --threads=2 --seconds=5
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -30,6 +31,9 @@ ABSL_FLAG(uint64_t, objects, 1000,
           "find-by-id: token objects to search among (made if missing); destroy-token-objects: objects "
           "to prepare");
 ABSL_FLAG(int, fill_threads, 4, "threads that create or destroy objects at setup and teardown");
+ABSL_FLAG(int, rounds, 1,
+          "setup, timed run and teardown this many times; the figures are of all the timed runs together "
+          "(destroy-token-objects: each round destroys --objects, so that short runs add up)");
 ABSL_FLAG(bool, token_keys, true, "make the scenario's keys token objects (false: session objects)");
 ABSL_FLAG(uint64_t, hold_sessions, 0,
           "instead of a scenario: open this many sessions, say so on stdout, keep them --seconds, close them");
@@ -93,22 +97,34 @@ int Main() {
     return status.ok() ? 0 : Fail(status.ToString());
   }
 
-  status = scenario->Setup(env, session);
-  if (!status.ok()) return Fail(scenario_name + " setup: " + status.ToString());
-  p11bench_phase("run");
-  RunResult result = RunTimed(*scenario, env, options);
-  p11bench_phase("teardown");
-  Status cleanup = scenario->Teardown(env, session);
+  const int rounds = absl::GetFlag(FLAGS_rounds);
+  if (rounds < 1) return Fail("--rounds must be positive");
+  // Each round: untimed setup, the timed run, untimed teardown. The figures
+  // are of every timed run together: all latencies, and the operations over
+  // the sum of the timed seconds.
+  std::vector<int64_t> latencies_ns;
+  double seconds = 0;
+  for (int round = 0; round < rounds; ++round) {
+    status = scenario->Setup(env, session);
+    if (!status.ok()) return Fail(scenario_name + " setup: " + status.ToString());
+    p11bench_phase("run");
+    RunResult result = RunTimed(*scenario, env, options);
+    p11bench_phase("teardown");
+    Status cleanup = scenario->Teardown(env, session);
+    if (!result.failure.ok()) return Fail(scenario_name + ": " + result.failure.ToString());
+    if (!cleanup.ok()) return Fail(scenario_name + " teardown: " + cleanup.ToString());
+    latencies_ns.insert(latencies_ns.end(), result.latencies_ns.begin(), result.latencies_ns.end());
+    seconds += result.seconds;
+  }
   env.p11->C_Logout(session);
   env.p11->C_CloseSession(session);
-  if (!result.failure.ok()) return Fail(scenario_name + ": " + result.failure.ToString());
-  if (!cleanup.ok()) return Fail(scenario_name + " teardown: " + cleanup.ToString());
 
   RunInfo info{absl::GetFlag(FLAGS_module), scenario_name, options.threads};
-  Summary summary = Summarize(result.latencies_ns, result.seconds);
+  Summary summary = Summarize(latencies_ns, seconds);
   if (summary.ops == 0) return Fail(scenario_name + ": no operation completed");
   const std::string readable = ReadableLine(info, summary);
-  const std::string json = JsonLine(info, summary, scenario->ExtraJson());
+  const std::string json =
+      JsonLine(info, summary, scenario->ExtraJson() + (rounds > 1 ? ", \"rounds\": " + std::to_string(rounds) : ""));
   if (absl::GetFlag(FLAGS_json)) {
     std::fprintf(stderr, "%s\n", readable.c_str());
     std::printf("%s\n", json.c_str());
