@@ -12,7 +12,6 @@
 // if the Init succeeded. A successful Init tells the client what it needs to
 // decide such deferrals (KeyFacts).
 #include <openssl/evp.h>
-#include <openssl/obj_mac.h>
 
 #include <functional>
 

@@ -55,7 +55,6 @@ class TokenStore {
   MDB_dbi meta_;     // counters
 };
 
-
 }  // namespace hsm::storage
 
 #endif  // HSM_STORAGE_TOKEN_STORE_H_
