@@ -27,9 +27,63 @@ std::string Sha256Hex(const std::string& data) {
   return absl::BytesToHexString(std::string(reinterpret_cast<char*>(digest), sizeof(digest)));
 }
 
+// Labels and CKA_IDs come from clients, as long as a gRPC message allows: a
+// record keeps the first kMaxClientText bytes of each (and says how long it
+// was), so that one call cannot put megabytes into the audit trail.
+constexpr size_t kMaxClientText = 256;
+
+std::string Clip(const std::string& text) {
+  if (text.size() <= kMaxClientText) return text;
+  return absl::StrCat(text.substr(0, kMaxClientText), "...(", text.size(), " bytes)");
+}
+
+// The length of the well-formed UTF-8 sequence that starts at text[at], or 0
+// if none does (RFC 3629, section 4: no overlong forms, no surrogates, nothing
+// above U+10FFFF).
+size_t Utf8SequenceLength(const std::string& text, size_t at) {
+  const unsigned char lead = static_cast<unsigned char>(text[at]);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;
+    if (lead == 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;
+    if (lead == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (at + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    const unsigned char c = static_cast<unsigned char>(text[at + k]);
+    if (c < (k == 1 ? low : 0x80) || c > (k == 1 ? high : 0xbf)) return 0;
+  }
+  return length;
+}
+
+// A JSON string. A label is CK_UTF8CHAR, but a client may send any bytes:
+// those that are not well-formed UTF-8 become U+FFFD, so that every record
+// stays valid JSON for whatever reads the trail.
 std::string Quote(const std::string& text) {
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (size_t at = 0; at < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[at]);
+    if (c >= 0x80) {
+      const size_t length = Utf8SequenceLength(text, at);
+      if (length == 0) {
+        out += "\\ufffd";
+        ++at;
+      } else {
+        out.append(text, at, length);
+        at += length;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -47,6 +101,7 @@ std::string Quote(const std::string& text) {
           out += static_cast<char>(c);
         }
     }
+    ++at;
   }
   return out + "\"";
 }
@@ -119,8 +174,8 @@ void AuditLog::Record(const AuditEvent& event) {
                                   ",\"application\":", Quote(absl::StrFormat("%016x", event.application)),
                                   ",\"session\":", event.session, ",\"operation\":", Quote(event.operation));
   if (event.object != 0) {
-    absl::StrAppend(&body, ",\"object\":", event.object, ",\"label\":", Quote(event.object_label),
-                    ",\"id\":", Quote(event.object_id_hex));
+    absl::StrAppend(&body, ",\"object\":", event.object, ",\"label\":", Quote(Clip(event.object_label)),
+                    ",\"id\":", Quote(Clip(event.object_id_hex)));
   }
   if (event.has_mechanism) absl::StrAppend(&body, ",\"mechanism\":", Quote(absl::StrFormat("0x%x", event.mechanism)));
   absl::StrAppend(&body, ",\"result\":", Quote(event.result));

@@ -108,5 +108,44 @@ TEST(AuditLogTest, ATruncatedTailIsNotALie) {
   EXPECT_EQ(AuditLog::Verify(path).records, 4u);
 }
 
+TEST(AuditLogTest, AClientsLabelThatIsNotUtf8StaysValidJson) {
+  const std::string path = TempPath();
+  {
+    auto log = AuditLog::Open(path);
+    ASSERT_TRUE(log.ok());
+    AuditEvent event{"C_SignInit", "dev", "c", 1, 1, 7, "", "", 0, false, "CKR_OK", ""};
+    // Well-formed (é, €, an emoji), then a lone continuation byte, an overlong
+    // '/', a surrogate, a byte that never starts a sequence and a sequence cut
+    // short by the end of the label.
+    event.object_label = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\x80|\xc0\xaf|\xed\xa0\x80|\xff|\xe2\x82";
+    (*log)->Record(event);
+  }
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"label\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\\ufffd|\\ufffd\\ufffd|"
+                          "\\ufffd\\ufffd\\ufffd|\\ufffd|\\ufffd\\ufffd\""),
+            std::string::npos)
+      << lines[0];
+  EXPECT_TRUE(AuditLog::Verify(path).intact);
+}
+
+TEST(AuditLogTest, AHugeLabelOrIdIsClipped) {
+  const std::string path = TempPath();
+  {
+    auto log = AuditLog::Open(path);
+    ASSERT_TRUE(log.ok());
+    AuditEvent event{"C_CreateObject", "dev", "c", 1, 1, 7, "", "", 0, false, "CKR_OK", ""};
+    event.object_label = std::string(1 << 20, 'L');
+    event.object_id_hex = std::string(1 << 20, 'a');
+    (*log)->Record(event);
+  }
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_LT(lines[0].size(), 1024u);
+  EXPECT_NE(lines[0].find("\"label\":\"" + std::string(256, 'L') + "...(1048576 bytes)\""), std::string::npos);
+  EXPECT_NE(lines[0].find("\"id\":\"" + std::string(256, 'a') + "...(1048576 bytes)\""), std::string::npos);
+  EXPECT_TRUE(AuditLog::Verify(path).intact);
+}
+
 }  // namespace
 }  // namespace hsm::server

@@ -29,6 +29,13 @@ class GcmOperation : public CipherOperation {
 
   absl::StatusOr<std::string> Update(std::string_view in) override {
     if (!encrypt_) {
+      // GCM gives out no plaintext before its tag verifies, so the ciphertext
+      // is kept until Final, and OpenSSL takes at most INT_MAX bytes in one
+      // call. Refused as it grows, not only at Final: otherwise a client
+      // could make hsmd hold any amount before learning it was too much.
+      if (in.size() > INT_MAX - buffer_.size()) {
+        return RvError(CKR_ENCRYPTED_DATA_LEN_RANGE, "GCM ciphertext too long");
+      }
       buffer_.append(in.data(), in.size());
       return std::string();
     }

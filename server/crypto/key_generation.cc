@@ -11,8 +11,6 @@
 namespace hsm::server::crypto {
 namespace {
 
-constexpr CK_ULONG kMinRsaBits = 1024;
-constexpr CK_ULONG kMaxRsaBits = 8192;
 constexpr CK_ULONG kMaxGenericSecretBytes = 512;
 
 absl::StatusOr<EvpPkeyPtr> Generate(EVP_PKEY_CTX* ctx) {
@@ -56,7 +54,7 @@ absl::StatusOr<GeneratedKeyPair> GenerateOnCurve(const std::string& ec_params_de
 
 absl::StatusOr<GeneratedKeyPair> GenerateRsaKeyPair(CK_ULONG modulus_bits,
                                                     const std::string& public_exponent_be) {
-  if (modulus_bits < kMinRsaBits || modulus_bits > kMaxRsaBits) {
+  if (modulus_bits < CK_ULONG{kMinRsaBits} || modulus_bits > CK_ULONG{kMaxRsaBits}) {
     return RvError(CKR_KEY_SIZE_RANGE, "RSA modulus size out of range");
   }
   BignumPtr exponent = BytesToBignum(

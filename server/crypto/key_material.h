@@ -109,6 +109,11 @@ absl::StatusOr<EvpPkeyPtr> PrivateKeyFromPkcs8(const std::string& der);
 
 // ---- Generation -------------------------------------------------------------
 
+// The RSA modulus sizes, in bits, that every RSA mechanism takes
+// (CK_MECHANISM_INFO's range): generation, use and imported private keys.
+inline constexpr int kMinRsaBits = 1024;
+inline constexpr int kMaxRsaBits = 8192;
+
 struct GeneratedKeyPair {
   EvpPkeyPtr key;  // the private key (it can do public operations too)
   AttributeBytes public_attributes;

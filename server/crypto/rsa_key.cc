@@ -15,6 +15,15 @@
 namespace hsm::server::crypto {
 namespace {
 
+// Every private component of a valid key is below its modulus (RFC 8017
+// section 3.2).
+absl::Status CheckBelowModulus(const BIGNUM* component, const BIGNUM* modulus) {
+  if (BN_cmp(component, modulus) >= 0) {
+    return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA private component not below the modulus");
+  }
+  return absl::OkStatus();
+}
+
 struct CrtPart {
   CK_ATTRIBUTE_TYPE attribute;
   const char* param;
@@ -84,9 +93,21 @@ absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, boo
     return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA modulus or public exponent is not valid");
   }
   AttributeBytes recovered;
+  // Checking a client's private key (recovering its primes, OpenSSL's
+  // pairwise check and primality tests) takes more than cubic time in the
+  // size of its numbers: a modulus far beyond every mechanism's range, or a
+  // private component longer than the modulus, held an RPC thread for hours
+  // (one C_CreateObject of a 131072-bit key, tests/integration/
+  // hostile_rpc_test.cc). No usable key has either: both are refused before
+  // any arithmetic.
+  const bool full_check = is_private && check == KeyCheck::kFull;
+  if (full_check && BN_num_bits(keep[0].get()) > kMaxRsaBits) {
+    return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "RSA modulus longer than any mechanism takes");
+  }
   if (is_private) {
     HSM_ASSIGN_OR_RETURN(const std::string* d, RequiredAttribute(attrs, CKA_PRIVATE_EXPONENT));
     HSM_RETURN_IF_ERROR(PushNumber(bld.get(), OSSL_PKEY_PARAM_RSA_D, *d, true, keep));
+    if (full_check) HSM_RETURN_IF_ERROR(CheckBelowModulus(keep.back().get(), keep[0].get()));
     size_t present = 0;
     for (const CrtPart& part : kCrtParts) present += attrs.count(part.attribute);
     if (present != 0 && present != kCrtParts.size()) {
@@ -98,6 +119,7 @@ absl::StatusOr<EvpPkeyPtr> RsaKeyFromAttributes(const AttributeBytes& attrs, boo
     const AttributeBytes& crt = present == 0 ? recovered : attrs;
     for (const CrtPart& part : kCrtParts) {
       HSM_RETURN_IF_ERROR(PushNumber(bld.get(), part.param, crt.at(part.attribute), true, keep));
+      if (full_check) HSM_RETURN_IF_ERROR(CheckBelowModulus(keep.back().get(), keep[0].get()));
     }
   }
   ParamsPtr params(OSSL_PARAM_BLD_to_param(bld.get()));

@@ -2,17 +2,11 @@
 #include <openssl/core_names.h>
 
 #include "server/crypto/families.h"
+#include "server/crypto/key_material.h"
 #include "server/crypto/openssl_util.h"
 #include "server/rv.h"
 
 namespace hsm::server::crypto {
-namespace {
-
-// CK_MECHANISM_INFO's range for every RSA mechanism.
-constexpr int kMinRsaBits = 1024;
-constexpr int kMaxRsaBits = 8192;
-
-}  // namespace
 
 absl::Status CheckRsaKey(const EVP_PKEY* key) {
   if (key == nullptr || !EVP_PKEY_is_a(key, "RSA")) {
