@@ -6,6 +6,14 @@
 
 namespace hsm::server {
 
+uint64_t SessionObjectBytes(const storage::AttributeSet& attributes) {
+  // A map node and the message's own members, roughly.
+  constexpr uint64_t kPerAttribute = 96;
+  uint64_t bytes = 0;
+  for (const auto& [type, value] : attributes) bytes += kPerAttribute + value.ByteSizeLong();
+  return bytes;
+}
+
 bool Application::HasSlot(uint64_t slot_id) const {
   return std::find(slot_ids_.begin(), slot_ids_.end(), slot_id) != slot_ids_.end();
 }
@@ -31,7 +39,7 @@ void Application::CloseSession(uint64_t session_id) {
   uint64_t slot_id = it->second->slot_id;
   sessions_.erase(it);
   for (auto object = session_objects_.begin(); object != session_objects_.end();) {
-    object = object->second.session_id == session_id ? session_objects_.erase(object) : std::next(object);
+    object = object->second.session_id == session_id ? EraseSessionObject(object) : std::next(object);
   }
   if (SessionCount(slot_id) == 0) login_.erase(slot_id);
 }
@@ -41,7 +49,7 @@ void Application::CloseAllSessions(uint64_t slot_id) {
     it = it->second->slot_id == slot_id ? sessions_.erase(it) : std::next(it);
   }
   for (auto object = session_objects_.begin(); object != session_objects_.end();) {
-    object = object->second.slot_id == slot_id ? session_objects_.erase(object) : std::next(object);
+    object = object->second.slot_id == slot_id ? EraseSessionObject(object) : std::next(object);
   }
   login_.erase(slot_id);
 }
@@ -57,18 +65,43 @@ size_t Application::ReadWriteSessionCount(uint64_t slot_id) const {
   });
 }
 
-uint64_t Application::AddSessionObject(SessionObject object) {
+std::optional<uint64_t> Application::AddSessionObject(SessionObject object, uint64_t byte_limit) {
+  object.bytes = SessionObjectBytes(object.attributes);
+  if (object.bytes > byte_limit - std::min(byte_limit, session_object_bytes_)) return std::nullopt;
+  session_object_bytes_ += object.bytes;
   uint64_t handle = next_object_handle_++;
   session_objects_[handle] = std::move(object);
   return handle;
 }
 
-SessionObject* Application::FindSessionObject(uint64_t handle) {
+const SessionObject* Application::FindSessionObject(uint64_t handle) const {
   auto it = session_objects_.find(handle);
   return it == session_objects_.end() ? nullptr : &it->second;
 }
 
-void Application::RemoveSessionObject(uint64_t handle) { session_objects_.erase(handle); }
+bool Application::SetSessionObjectAttributes(uint64_t handle, storage::AttributeSet attributes,
+                                             uint64_t byte_limit) {
+  auto it = session_objects_.find(handle);
+  if (it == session_objects_.end()) return false;
+  const uint64_t bytes = SessionObjectBytes(attributes);
+  const uint64_t others = session_object_bytes_ - it->second.bytes;
+  if (bytes > byte_limit - std::min(byte_limit, others)) return false;
+  session_object_bytes_ = others + bytes;
+  it->second.attributes = std::move(attributes);
+  it->second.bytes = bytes;
+  return true;
+}
+
+void Application::RemoveSessionObject(uint64_t handle) {
+  auto it = session_objects_.find(handle);
+  if (it != session_objects_.end()) EraseSessionObject(it);
+}
+
+std::map<uint64_t, SessionObject>::iterator Application::EraseSessionObject(
+    std::map<uint64_t, SessionObject>::iterator it) {
+  session_object_bytes_ -= it->second.bytes;
+  return session_objects_.erase(it);
+}
 
 std::vector<uint64_t> Application::SessionObjectsOn(uint64_t slot_id) const {
   std::vector<uint64_t> handles;

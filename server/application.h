@@ -34,7 +34,12 @@ struct SessionObject {
   uint64_t slot_id = 0;
   uint64_t session_id = 0;
   storage::AttributeSet attributes;
+  uint64_t bytes = 0;  // SessionObjectBytes(attributes), set by the Application
 };
+
+// About what a session object holds of hsmd's memory: its attributes' encoded
+// size, and a little for each.
+uint64_t SessionObjectBytes(const storage::AttributeSet& attributes);
 
 // Session-object handles start here, above every token-object id.
 inline constexpr uint64_t kFirstSessionObjectHandle = storage::kMaxObjectId;
@@ -82,10 +87,18 @@ class Application {
     return SessionCount(slot_id) - ReadWriteSessionCount(slot_id);
   }
 
-  uint64_t AddSessionObject(SessionObject object);
+  // Session objects live in hsmd's memory, and a client may send values as
+  // large as a gRPC message: an application's session objects hold at most
+  // `byte_limit` bytes (SessionObjectBytes) together. The new object's handle,
+  // or nullopt if it would pass that.
+  std::optional<uint64_t> AddSessionObject(SessionObject object, uint64_t byte_limit);
   // nullptr if `handle` is not a session object of this application.
-  SessionObject* FindSessionObject(uint64_t handle);
+  const SessionObject* FindSessionObject(uint64_t handle) const;
+  // Gives session object `handle` new attributes; false if that would pass
+  // `byte_limit` (the object is then unchanged).
+  bool SetSessionObjectAttributes(uint64_t handle, storage::AttributeSet attributes, uint64_t byte_limit);
   void RemoveSessionObject(uint64_t handle);
+  uint64_t session_object_bytes() const { return session_object_bytes_; }
   // The handles of the session objects on `slot_id`, in handle order.
   std::vector<uint64_t> SessionObjectsOn(uint64_t slot_id) const;
 
@@ -105,6 +118,10 @@ class Application {
   std::map<uint64_t, LoginState> login_;
   uint64_t next_object_handle_ = kFirstSessionObjectHandle;
   std::map<uint64_t, SessionObject> session_objects_;
+  uint64_t session_object_bytes_ = 0;  // the sum of their `bytes`
+
+  // Erases a session object, keeping session_object_bytes_; the next one.
+  std::map<uint64_t, SessionObject>::iterator EraseSessionObject(std::map<uint64_t, SessionObject>::iterator it);
 };
 
 // The CKS_* state of `session` under `login`.

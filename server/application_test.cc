@@ -1,5 +1,7 @@
 #include "server/application.h"
 
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -40,6 +42,52 @@ TEST(ApplicationTest, LastSessionOfATokenLogsItOut) {
   app.CloseAllSessions(2);
   EXPECT_EQ(app.FindSession(other), nullptr);
   EXPECT_EQ(app.login(2), LoginState::kPublic);
+}
+
+// A session object of about `bytes` bytes on slot 1.
+SessionObject ObjectOf(uint64_t session_id, size_t bytes) {
+  SessionObject object;
+  object.slot_id = 1;
+  object.session_id = session_id;
+  object.attributes[CKA_VALUE] = storage::MakeBytes(CKA_VALUE, std::string(bytes, 'v'));
+  return object;
+}
+
+TEST(ApplicationTest, SessionObjectsHoldAtMostTheirLimit) {
+  Application app(1, 1, {1}, "test");
+  const uint64_t session = app.OpenSession(1, true).id;
+  const uint64_t one = SessionObjectBytes(ObjectOf(session, 1000).attributes);
+  ASSERT_GT(one, 1000u);
+  const uint64_t limit = 3 * one;
+  std::optional<uint64_t> first = app.AddSessionObject(ObjectOf(session, 1000), limit);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(app.AddSessionObject(ObjectOf(session, 1000), limit).has_value());
+  ASSERT_TRUE(app.AddSessionObject(ObjectOf(session, 1000), limit).has_value());
+  EXPECT_EQ(app.session_object_bytes(), limit);
+  EXPECT_FALSE(app.AddSessionObject(ObjectOf(session, 1), limit).has_value());
+  EXPECT_FALSE(app.AddSessionObject(ObjectOf(session, 1 << 20), limit).has_value());
+  // Growing an object counts as well; shrinking it gives room back.
+  EXPECT_FALSE(app.SetSessionObjectAttributes(*first, ObjectOf(session, 1001).attributes, limit));
+  EXPECT_EQ(app.FindSessionObject(*first)->attributes.at(CKA_VALUE).bytes().size(), 1000u);
+  EXPECT_TRUE(app.SetSessionObjectAttributes(*first, ObjectOf(session, 10).attributes, limit));
+  EXPECT_TRUE(app.AddSessionObject(ObjectOf(session, 500), limit).has_value());
+  // Destroying one frees its share.
+  app.RemoveSessionObject(*first);
+  EXPECT_TRUE(app.AddSessionObject(ObjectOf(session, 10), limit).has_value());
+}
+
+TEST(ApplicationTest, ClosingSessionsFreesTheirObjectsShare) {
+  Application app(1, 1, {1}, "test");
+  const uint64_t a = app.OpenSession(1, true).id;
+  const uint64_t b = app.OpenSession(1, true).id;
+  const uint64_t limit = uint64_t{1} << 20;
+  ASSERT_TRUE(app.AddSessionObject(ObjectOf(a, 4000), limit).has_value());
+  ASSERT_TRUE(app.AddSessionObject(ObjectOf(b, 2000), limit).has_value());
+  const uint64_t b_share = SessionObjectBytes(ObjectOf(b, 2000).attributes);
+  app.CloseSession(a);
+  EXPECT_EQ(app.session_object_bytes(), b_share);
+  app.CloseAllSessions(1);
+  EXPECT_EQ(app.session_object_bytes(), 0u);
 }
 
 TEST(ApplicationRegistryTest, FindsOnlyWithinTheTenant) {

@@ -31,6 +31,9 @@ struct HsmOptions {
   // Failed logins in a row that lock a PIN (until the SO's C_InitPIN, for the
   // user PIN, or an administrator's unlock).
   uint64_t max_pin_failures = 10;
+  // The memory one application's session objects may hold together
+  // (Application::AddSessionObject); beyond it, CKR_DEVICE_MEMORY.
+  uint64_t max_session_object_bytes = uint64_t{64} << 20;
 };
 
 uint64_t NewInstanceId();

@@ -43,7 +43,7 @@ absl::StatusOr<Hsm::ObjectView> Hsm::LoadObject(Application& app, const Session&
   LoginState login;
   if (handle >= kFirstSessionObjectHandle) {
     std::lock_guard<std::mutex> lock(app.mutex());
-    SessionObject* object = app.FindSessionObject(handle);
+    const SessionObject* object = app.FindSessionObject(handle);
     if (object == nullptr || object->slot_id != session.slot_id) return RvError(CKR_OBJECT_HANDLE_INVALID);
     view.attributes = object->attributes;
     login = app.login(session.slot_id);
@@ -75,9 +75,11 @@ absl::StatusOr<uint64_t> Hsm::StoreNewObject(Application& app, const Session& se
   }
   std::lock_guard<std::mutex> lock(app.mutex());
   if (app.FindSession(session.id) == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
-  const uint64_t handle = app.AddSessionObject(SessionObject{session.slot_id, session.id, object});
-  NoteObject(handle, object);
-  return handle;
+  const std::optional<uint64_t> handle =
+      app.AddSessionObject(SessionObject{session.slot_id, session.id, object}, options_.max_session_object_bytes);
+  if (!handle.has_value()) return RvError(CKR_DEVICE_MEMORY, "the application's session objects are full");
+  NoteObject(*handle, object);
+  return *handle;
 }
 
 absl::Status Hsm::SaveObject(Application& app, const Session& session, const ObjectView& object) {
@@ -88,9 +90,10 @@ absl::Status Hsm::SaveObject(Application& app, const Session& session, const Obj
     return status;
   }
   std::lock_guard<std::mutex> lock(app.mutex());
-  SessionObject* stored = app.FindSessionObject(object.handle);
-  if (stored == nullptr) return RvError(CKR_OBJECT_HANDLE_INVALID);
-  stored->attributes = object.attributes;
+  if (app.FindSessionObject(object.handle) == nullptr) return RvError(CKR_OBJECT_HANDLE_INVALID);
+  if (!app.SetSessionObjectAttributes(object.handle, object.attributes, options_.max_session_object_bytes)) {
+    return RvError(CKR_DEVICE_MEMORY, "the application's session objects are full");
+  }
   return absl::OkStatus();
 }
 

@@ -57,6 +57,8 @@ ABSL_FLAG(absl::Duration, app_timeout, absl::Seconds(30),
 ABSL_FLAG(uint64_t, pin_kdf_iterations, 100000, "PBKDF2 rounds for new PIN verifiers");
 ABSL_FLAG(uint64_t, max_pin_failures, 10,
           "failed logins in a row that lock a PIN (until C_InitPIN by the SO or hsmctl pin unlock)");
+ABSL_FLAG(uint64_t, max_session_object_bytes, uint64_t{64} << 20,
+          "memory one application's session objects may hold together, in bytes (CKR_DEVICE_MEMORY beyond)");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
           "PIN checks, LMDB writes); at least 2");
@@ -211,6 +213,7 @@ int Run() {
   HsmOptions options;
   options.pin_kdf_iterations = absl::GetFlag(FLAGS_pin_kdf_iterations);
   options.max_pin_failures = std::max<uint64_t>(1, absl::GetFlag(FLAGS_max_pin_failures));
+  options.max_session_object_bytes = absl::GetFlag(FLAGS_max_session_object_bytes);
   CallerResolver caller_of;
   if (tls) {
     absl::StatusOr<TenantMap> map = TenantMap::Load(absl::GetFlag(FLAGS_tenants));

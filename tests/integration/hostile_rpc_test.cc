@@ -1113,6 +1113,42 @@ TEST_F(HostileRpcTest, CreateObjectTakesAValueOfSomeMiB) {
   }
 }
 
+// Session objects live in hsmd's memory: one application's hold at most
+// --max_session_object_bytes (64 MiB by default) together, whatever their
+// number, and another application keeps its own share.
+TEST_F(HostileRpcTest, SessionObjectsCannotFillHsmdsMemory) {
+  const Attributes big = {MakeUlong(CKA_CLASS, CKO_DATA), MakeBool(CKA_TOKEN, false),
+                          MakeBytes(CKA_VALUE, std::string(8 << 20, 'v'))};
+  std::vector<uint64_t> made;
+  CK_RV rv = CKR_OK;
+  while (made.size() < 10) {
+    uint64_t object = 0;
+    rv = CreateObject(app_, session_, big, &object);
+    if (rv != CKR_OK) break;
+    made.push_back(object);
+  }
+  EXPECT_THAT(rv, RvIs(CKR_DEVICE_MEMORY));
+  EXPECT_EQ(made.size(), 7u) << "8 MiB objects within 64 MiB";
+
+  const uint64_t other = Register();
+  ASSERT_NE(other, 0u);
+  const uint64_t other_session = OpenSession(other);
+  uint64_t others_object = 0;
+  EXPECT_THAT(CreateObject(other, other_session, big, &others_object), RvIs(CKR_OK));
+  EXPECT_THAT(DestroyObject(other, other_session, others_object), RvIs(CKR_OK));
+
+  // Destroying one gives its share back.
+  ASSERT_THAT(DestroyObject(app_, session_, made.back()), RvIs(CKR_OK));
+  made.pop_back();
+  uint64_t again = 0;
+  EXPECT_THAT(CreateObject(app_, session_, big, &again), RvIs(CKR_OK));
+  made.push_back(again);
+  for (uint64_t object : made) EXPECT_THAT(DestroyObject(app_, session_, object), RvIs(CKR_OK));
+  v1::AppRequest finalize;
+  finalize.set_app(other);
+  EXPECT_THAT(RvOf(&Stub::Finalize, finalize), RvIs(CKR_OK));
+}
+
 TEST_F(HostileRpcTest, MessagesOverTheLimitAreRefused) {
   v1::CreateObjectRequest request;
   request.set_app(app_);
