@@ -116,6 +116,16 @@ class HostileRpcTest : public ::testing::Test {
     EXPECT_THAT(log, Not(HasSubstr(hsmd_->so_pin)));
   }
 
+  // A request of application `app` and session `session`, the fields every
+  // session call starts with.
+  template <typename Request>
+  static Request Addressed(uint64_t app, uint64_t session) {
+    Request request;
+    request.set_app(app);
+    request.set_session(session);
+    return request;
+  }
+
   // Calls `method` (&Stub::GenerateRandom ...) with a deadline.
   template <typename Request, typename Reply>
   grpc::Status Call(Method<Request, Reply> method, const Request& request, Reply* reply,
@@ -158,18 +168,14 @@ class HostileRpcTest : public ::testing::Test {
   }
 
   CK_RV Login(uint64_t app, uint64_t session, const std::string& pin) {
-    v1::LoginRequest request;
-    request.set_app(app);
-    request.set_session(session);
+    auto request = Addressed<v1::LoginRequest>(app, session);
     request.set_user_type(CKU_USER);
     request.set_pin(pin);
     return RvOf(&Stub::Login, request);
   }
 
   v1::GenerateRandomRequest RandomRequest(uint64_t app, uint64_t session, uint64_t length) {
-    v1::GenerateRandomRequest request;
-    request.set_app(app);
-    request.set_session(session);
+    auto request = Addressed<v1::GenerateRandomRequest>(app, session);
     request.set_length(length);
     return request;
   }
@@ -185,9 +191,7 @@ class HostileRpcTest : public ::testing::Test {
   }
 
   CK_RV CreateObject(uint64_t app, uint64_t session, const Attributes& attributes, uint64_t* handle = nullptr) {
-    v1::CreateObjectRequest request;
-    request.set_app(app);
-    request.set_session(session);
+    auto request = Addressed<v1::CreateObjectRequest>(app, session);
     for (const v1::Attribute& attribute : attributes) *request.add_template_() = attribute;
     v1::ObjectReply reply;
     const CK_RV rv = RvOf(&Stub::CreateObject, request, &reply);
@@ -195,10 +199,19 @@ class HostileRpcTest : public ::testing::Test {
     return rv;
   }
 
+  // CreateObject of a session data object labelled `label`, with `extra`, on
+  // this test's session: the gRPC status, for requests too large or too deep
+  // to reach hsmd's PKCS #11 code.
+  grpc::Status CreateDataObjectStatus(const std::string& label, v1::Attribute extra) {
+    auto request = Addressed<v1::CreateObjectRequest>(app_, session_);
+    for (const v1::Attribute& attribute : DataObject(label)) *request.add_template_() = attribute;
+    *request.add_template_() = std::move(extra);
+    v1::ObjectReply reply;
+    return Call(&Stub::CreateObject, request, &reply);
+  }
+
   CK_RV DestroyObject(uint64_t app, uint64_t session, uint64_t object) {
-    v1::ObjectRequest request;
-    request.set_app(app);
-    request.set_session(session);
+    auto request = Addressed<v1::ObjectRequest>(app, session);
     request.set_object(object);
     return RvOf(&Stub::DestroyObject, request);
   }
@@ -206,9 +219,7 @@ class HostileRpcTest : public ::testing::Test {
   // GetAttributeValue of one attribute with `output`; the reply's rv.
   CK_RV GetAttribute(uint64_t app, uint64_t session, uint64_t object, uint64_t type, const v1::OutputSpec& output,
                      v1::AttributeResult* result) {
-    v1::GetAttributeValueRequest request;
-    request.set_app(app);
-    request.set_session(session);
+    auto request = Addressed<v1::GetAttributeValueRequest>(app, session);
     request.set_object(object);
     v1::AttributeQuery* query = request.add_queries();
     query->set_type(type);
@@ -233,9 +244,7 @@ class HostileRpcTest : public ::testing::Test {
   // bytes, usable without a login; 0 if hsmd refuses.
   uint64_t SecretKey(uint64_t app, uint64_t session, uint64_t mechanism, uint64_t length,
                      const Attributes& extra = {}) {
-    v1::GenerateKeyRequest request;
-    request.set_app(app);
-    request.set_session(session);
+    auto request = Addressed<v1::GenerateKeyRequest>(app, session);
     *request.mutable_mechanism() = Mechanism(mechanism);
     for (const v1::Attribute& attribute :
          Attributes{MakeBool(CKA_TOKEN, false), MakeBool(CKA_PRIVATE, false), MakeUlong(CKA_VALUE_LEN, length)}) {
@@ -250,9 +259,7 @@ class HostileRpcTest : public ::testing::Test {
   // A session key pair usable without a login; false if hsmd refuses.
   bool KeyPair(uint64_t mechanism, const Attributes& public_template, const Attributes& private_template,
                uint64_t* public_key, uint64_t* private_key) {
-    v1::GenerateKeyPairRequest request;
-    request.set_app(app_);
-    request.set_session(session_);
+    auto request = Addressed<v1::GenerateKeyPairRequest>(app_, session_);
     *request.mutable_mechanism() = Mechanism(mechanism);
     *request.add_public_template() = MakeBool(CKA_TOKEN, false);
     for (const v1::Attribute& attribute : public_template) *request.add_public_template() = attribute;
@@ -267,18 +274,14 @@ class HostileRpcTest : public ::testing::Test {
   }
 
   v1::OperationInitRequest InitRequest(const v1::Mechanism& mechanism, uint64_t key) {
-    v1::OperationInitRequest request;
-    request.set_app(app_);
-    request.set_session(session_);
+    auto request = Addressed<v1::OperationInitRequest>(app_, session_);
     *request.mutable_mechanism() = mechanism;
     request.set_key(key);
     return request;
   }
 
   v1::DataRequest DataRequest(const std::string& data, uint64_t buffer_len) {
-    v1::DataRequest request;
-    request.set_app(app_);
-    request.set_session(session_);
+    auto request = Addressed<v1::DataRequest>(app_, session_);
     request.set_data(data);
     request.mutable_output()->set_buffer_len(buffer_len);
     return request;
@@ -340,25 +343,19 @@ TEST_F(HostileRpcTest, UnknownApplicationsAreRefused) {
     ExpectUnknownApplication(Call(&Stub::Heartbeat, heartbeat, &status));
     ExpectUnknownApplication(Call(&Stub::Finalize, heartbeat, &status));
     // The right PIN under a wrong application logs nobody in.
-    v1::LoginRequest login;
-    login.set_app(app);
-    login.set_session(session_);
+    auto login = Addressed<v1::LoginRequest>(app, session_);
     login.set_user_type(CKU_USER);
     login.set_pin(hsmd_->user_pin);
     grpc::Status refused = Call(&Stub::Login, login, &status);
     ExpectUnknownApplication(refused);
     EXPECT_THAT(refused.error_message(), Not(HasSubstr(hsmd_->user_pin)));
-    v1::CreateObjectRequest create;
-    create.set_app(app);
-    create.set_session(session_);
+    auto create = Addressed<v1::CreateObjectRequest>(app, session_);
     for (const v1::Attribute& attribute : DataObject("unknown application")) *create.add_template_() = attribute;
     v1::ObjectReply created;
     ExpectUnknownApplication(Call(&Stub::CreateObject, create, &created));
     EXPECT_EQ(created.object(), 0u);
   }
-  v1::SessionRequest info;
-  info.set_app(app_);
-  info.set_session(session_);
+  auto info = Addressed<v1::SessionRequest>(app_, session_);
   v1::GetSessionInfoReply session_info;
   ASSERT_THAT(RvOf(&Stub::GetSessionInfo, info, &session_info), RvIs(CKR_OK));
   EXPECT_EQ(session_info.state(), CKS_RW_PUBLIC_SESSION) << "a Login under an unknown application logged this one in";
@@ -409,9 +406,7 @@ TEST_F(HostileRpcTest, AnotherApplicationsSessionsAndObjectsAreInvalid) {
   for (uint64_t a_session : {a_second, a_third}) {
     SCOPED_TRACE(a_session);
     EXPECT_THAT(RvOf(&Stub::GenerateRandom, RandomRequest(b, a_session, 16)), RvIs(CKR_SESSION_HANDLE_INVALID));
-    v1::SessionRequest session;
-    session.set_app(b);
-    session.set_session(a_session);
+    auto session = Addressed<v1::SessionRequest>(b, a_session);
     EXPECT_THAT(RvOf(&Stub::GetSessionInfo, session), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(Login(b, a_session, hsmd_->user_pin), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(RvOf(&Stub::CloseSession, session), RvIs(CKR_SESSION_HANDLE_INVALID));
@@ -421,9 +416,7 @@ TEST_F(HostileRpcTest, AnotherApplicationsSessionsAndObjectsAreInvalid) {
     EXPECT_THAT(RvOf(&Stub::EncryptInit, init), RvIs(CKR_SESSION_HANDLE_INVALID));
     // A data call's carried Init names a session that is not read: the
     // call's own session counts.
-    v1::DataRequest digest;
-    digest.set_app(b);
-    digest.set_session(a_session);
+    auto digest = Addressed<v1::DataRequest>(b, a_session);
     digest.set_data("abc");
     digest.mutable_output()->set_buffer_len(kMax);
     *digest.mutable_init() = InitRequest(Mechanism(CKM_SHA256), 0);
@@ -439,9 +432,7 @@ TEST_F(HostileRpcTest, AnotherApplicationsSessionsAndObjectsAreInvalid) {
     SCOPED_TRACE(a_handle);
     EXPECT_THAT(GetAttribute(b, b_session, a_handle, CKA_LABEL, output, &result), RvIs(CKR_OBJECT_HANDLE_INVALID));
     EXPECT_THAT(DestroyObject(b, b_session, a_handle), RvIs(CKR_OBJECT_HANDLE_INVALID));
-    v1::CopyObjectRequest copy;
-    copy.set_app(b);
-    copy.set_session(b_session);
+    auto copy = Addressed<v1::CopyObjectRequest>(b, b_session);
     copy.set_object(a_handle);
     EXPECT_THAT(RvOf(&Stub::CopyObject, copy), RvIs(CKR_OBJECT_HANDLE_INVALID));
   }
@@ -456,9 +447,7 @@ TEST_F(HostileRpcTest, AnotherApplicationsSessionsAndObjectsAreInvalid) {
 
   // Closes B sends for sessions it does not have, and its CloseAllSessions,
   // leave A's sessions alone.
-  v1::DataRequest digest;
-  digest.set_app(b);
-  digest.set_session(b_session);
+  auto digest = Addressed<v1::DataRequest>(b, b_session);
   digest.set_data("abc");
   digest.mutable_output()->set_buffer_len(kMax);
   *digest.mutable_init() = InitRequest(Mechanism(CKM_SHA256), 0);
@@ -490,18 +479,14 @@ TEST_F(HostileRpcTest, SessionsThatNeverExistedAreInvalid) {
   for (uint64_t session : {uint64_t{0}, uint64_t{4242}, kMax}) {
     SCOPED_TRACE(session);
     EXPECT_THAT(RvOf(&Stub::GenerateRandom, RandomRequest(app_, session, 16)), RvIs(CKR_SESSION_HANDLE_INVALID));
-    v1::SessionRequest request;
-    request.set_app(app_);
-    request.set_session(session);
+    auto request = Addressed<v1::SessionRequest>(app_, session);
     EXPECT_THAT(RvOf(&Stub::GetSessionInfo, request), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(RvOf(&Stub::CloseSession, request), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(RvOf(&Stub::Logout, request), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(RvOf(&Stub::FindObjectsFinal, request), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(Login(app_, session, hsmd_->user_pin), RvIs(CKR_SESSION_HANDLE_INVALID));
     EXPECT_THAT(CreateObject(app_, session, DataObject("no session")), RvIs(CKR_SESSION_HANDLE_INVALID));
-    v1::FindObjectsInitRequest find;
-    find.set_app(app_);
-    find.set_session(session);
+    auto find = Addressed<v1::FindObjectsInitRequest>(app_, session);
     find.set_prefetch(kMax);
     EXPECT_THAT(RvOf(&Stub::FindObjectsInit, find), RvIs(CKR_SESSION_HANDLE_INVALID));
     v1::OperationInitRequest init = InitRequest(Mechanism(CKM_SHA256), 0);
@@ -540,19 +525,13 @@ TEST_F(HostileRpcTest, ObjectHandlesThatNeverExistedAreInvalid) {
     output.set_buffer_len(kMax);
     EXPECT_THAT(GetAttribute(app_, session_, handle, CKA_LABEL, output, &result), RvIs(CKR_OBJECT_HANDLE_INVALID));
     EXPECT_THAT(DestroyObject(app_, session_, handle), RvIs(CKR_OBJECT_HANDLE_INVALID));
-    v1::ObjectRequest object;
-    object.set_app(app_);
-    object.set_session(session_);
+    auto object = Addressed<v1::ObjectRequest>(app_, session_);
     object.set_object(handle);
     EXPECT_THAT(RvOf(&Stub::GetObjectSize, object), RvIs(CKR_OBJECT_HANDLE_INVALID));
-    v1::CopyObjectRequest copy;
-    copy.set_app(app_);
-    copy.set_session(session_);
+    auto copy = Addressed<v1::CopyObjectRequest>(app_, session_);
     copy.set_object(handle);
     EXPECT_THAT(RvOf(&Stub::CopyObject, copy), RvIs(CKR_OBJECT_HANDLE_INVALID));
-    v1::SetAttributeValueRequest set;
-    set.set_app(app_);
-    set.set_session(session_);
+    auto set = Addressed<v1::SetAttributeValueRequest>(app_, session_);
     set.set_object(handle);
     *set.add_template_() = MakeBytes(CKA_LABEL, "x");
     EXPECT_THAT(RvOf(&Stub::SetAttributeValue, set), RvIs(CKR_OBJECT_HANDLE_INVALID));
@@ -563,9 +542,7 @@ TEST_F(HostileRpcTest, ObjectHandlesThatNeverExistedAreInvalid) {
     EXPECT_THAT(RvOf(&Stub::VerifyInit, InitRequest(Mechanism(CKM_SHA256_HMAC), handle)), RvIs(CKR_KEY_HANDLE_INVALID));
     ASSERT_THAT(RvOf(&Stub::DigestInit, InitRequest(Mechanism(CKM_SHA256), 0)), RvIs(CKR_OK));
     EXPECT_THAT(RvOf(&Stub::DigestKey, object), RvIs(CKR_KEY_HANDLE_INVALID));  // and ends the digest
-    v1::WrapKeyRequest wrap;
-    wrap.set_app(app_);
-    wrap.set_session(session_);
+    auto wrap = Addressed<v1::WrapKeyRequest>(app_, session_);
     *wrap.mutable_mechanism() = Mechanism(CKM_AES_KEY_WRAP);
     wrap.set_wrapping_key(handle);
     wrap.set_key(aes);
@@ -574,17 +551,13 @@ TEST_F(HostileRpcTest, ObjectHandlesThatNeverExistedAreInvalid) {
     wrap.set_wrapping_key(aes);
     wrap.set_key(handle);
     EXPECT_THAT(RvOf(&Stub::WrapKey, wrap), RvIs(CKR_KEY_HANDLE_INVALID));
-    v1::UnwrapKeyRequest unwrap;
-    unwrap.set_app(app_);
-    unwrap.set_session(session_);
+    auto unwrap = Addressed<v1::UnwrapKeyRequest>(app_, session_);
     *unwrap.mutable_mechanism() = Mechanism(CKM_AES_KEY_WRAP);
     unwrap.set_unwrapping_key(handle);
     unwrap.set_wrapped_key(std::string(40, 'w'));
     *unwrap.add_template_() = MakeUlong(CKA_CLASS, CKO_SECRET_KEY);
     EXPECT_THAT(RvOf(&Stub::UnwrapKey, unwrap), RvIs(CKR_UNWRAPPING_KEY_HANDLE_INVALID));
-    v1::DeriveKeyRequest derive;
-    derive.set_app(app_);
-    derive.set_session(session_);
+    auto derive = Addressed<v1::DeriveKeyRequest>(app_, session_);
     *derive.mutable_mechanism() = Mechanism(CKM_ECDH1_DERIVE);
     derive.set_base_key(handle);
     EXPECT_THAT(RvOf(&Stub::DeriveKey, derive), RvIs(CKR_KEY_HANDLE_INVALID));
@@ -663,9 +636,7 @@ TEST_F(HostileRpcTest, SignFollowsTheOutputRules) {
   ASSERT_EQ(reply.data().size(), 32u);
   // The MAC is the data's: it verifies.
   ASSERT_THAT(RvOf(&Stub::VerifyInit, InitRequest(Mechanism(CKM_SHA256_HMAC), key)), RvIs(CKR_OK));
-  v1::VerifyRequest verify;
-  verify.set_app(app_);
-  verify.set_session(session_);
+  auto verify = Addressed<v1::VerifyRequest>(app_, session_);
   verify.set_data("data");
   verify.set_signature(reply.data());
   EXPECT_THAT(RvOf(&Stub::Verify, verify), RvIs(CKR_OK));
@@ -703,32 +674,22 @@ TEST_F(HostileRpcTest, DataCallsWithoutAnOperationAreNotInitialized) {
   for (auto method : {&Stub::DigestUpdate, &Stub::SignUpdate, &Stub::VerifyUpdate}) {
     EXPECT_THAT(RvOf(method, DataRequest("data", kMax)), RvIs(CKR_OPERATION_NOT_INITIALIZED));
   }
-  v1::OutputRequest final_request;
-  final_request.set_app(app_);
-  final_request.set_session(session_);
+  auto final_request = Addressed<v1::OutputRequest>(app_, session_);
   final_request.mutable_output()->set_buffer_len(kMax);
   for (auto method : {&Stub::EncryptFinal, &Stub::DecryptFinal, &Stub::DigestFinal, &Stub::SignFinal}) {
     EXPECT_THAT(RvOf(method, final_request), RvIs(CKR_OPERATION_NOT_INITIALIZED));
   }
-  v1::VerifyRequest verify;
-  verify.set_app(app_);
-  verify.set_session(session_);
+  auto verify = Addressed<v1::VerifyRequest>(app_, session_);
   verify.set_signature(std::string(32, 's'));
   EXPECT_THAT(RvOf(&Stub::Verify, verify), RvIs(CKR_OPERATION_NOT_INITIALIZED));
   EXPECT_THAT(RvOf(&Stub::VerifyFinal, verify), RvIs(CKR_OPERATION_NOT_INITIALIZED));
-  v1::ObjectRequest digest_key;
-  digest_key.set_app(app_);
-  digest_key.set_session(session_);
+  auto digest_key = Addressed<v1::ObjectRequest>(app_, session_);
   digest_key.set_object(kFirstSessionObject);
   EXPECT_THAT(RvOf(&Stub::DigestKey, digest_key), RvIs(CKR_OPERATION_NOT_INITIALIZED));
-  v1::FindObjectsRequest find;
-  find.set_app(app_);
-  find.set_session(session_);
+  auto find = Addressed<v1::FindObjectsRequest>(app_, session_);
   find.set_max_objects(kMax);
   EXPECT_THAT(RvOf(&Stub::FindObjects, find), RvIs(CKR_OPERATION_NOT_INITIALIZED));
-  v1::SessionRequest find_final;
-  find_final.set_app(app_);
-  find_final.set_session(session_);
+  auto find_final = Addressed<v1::SessionRequest>(app_, session_);
   EXPECT_THAT(RvOf(&Stub::FindObjectsFinal, find_final), RvIs(CKR_OPERATION_NOT_INITIALIZED));
 }
 
@@ -753,28 +714,20 @@ TEST_F(HostileRpcTest, UnknownMechanismsAreRefused) {
     info.set_slot_id(hsmd_->slot_id);
     info.set_type(type);
     EXPECT_THAT(RvOf(&Stub::GetMechanismInfo, info), RvIs(CKR_MECHANISM_INVALID));
-    v1::GenerateKeyRequest generate;
-    generate.set_app(app_);
-    generate.set_session(session_);
+    auto generate = Addressed<v1::GenerateKeyRequest>(app_, session_);
     *generate.mutable_mechanism() = Mechanism(type);
     *generate.add_template_() = MakeUlong(CKA_VALUE_LEN, 32);
     EXPECT_THAT(RvOf(&Stub::GenerateKey, generate), RvIs(CKR_MECHANISM_INVALID));
-    v1::GenerateKeyPairRequest generate_pair;
-    generate_pair.set_app(app_);
-    generate_pair.set_session(session_);
+    auto generate_pair = Addressed<v1::GenerateKeyPairRequest>(app_, session_);
     *generate_pair.mutable_mechanism() = Mechanism(type);
     EXPECT_THAT(RvOf(&Stub::GenerateKeyPair, generate_pair), RvIs(CKR_MECHANISM_INVALID));
-    v1::WrapKeyRequest wrap;
-    wrap.set_app(app_);
-    wrap.set_session(session_);
+    auto wrap = Addressed<v1::WrapKeyRequest>(app_, session_);
     *wrap.mutable_mechanism() = Mechanism(type);
     wrap.set_wrapping_key(aes);
     wrap.set_key(aes);
     wrap.mutable_output()->set_buffer_len(kMax);
     EXPECT_THAT(RvOf(&Stub::WrapKey, wrap), RvIs(CKR_MECHANISM_INVALID));
-    v1::DeriveKeyRequest derive;
-    derive.set_app(app_);
-    derive.set_session(session_);
+    auto derive = Addressed<v1::DeriveKeyRequest>(app_, session_);
     *derive.mutable_mechanism() = Mechanism(type);
     derive.set_base_key(aes);
     EXPECT_THAT(RvOf(&Stub::DeriveKey, derive), RvIs(CKR_MECHANISM_INVALID));
@@ -938,9 +891,7 @@ TEST_F(HostileRpcTest, MalformedEcdhParametersAreRefused) {
     return mechanism;
   };
   auto derive = [&](const v1::Mechanism& mechanism, uint64_t value_len) {
-    v1::DeriveKeyRequest request;
-    request.set_app(app_);
-    request.set_session(session_);
+    auto request = Addressed<v1::DeriveKeyRequest>(app_, session_);
     *request.mutable_mechanism() = mechanism;
     request.set_base_key(private_key);
     for (const v1::Attribute& attribute :
@@ -1049,18 +1000,14 @@ TEST_F(HostileRpcTest, CreateObjectTakesManyTinyAttributes) {
   uint64_t object = 0;
   ASSERT_THAT(CreateObject(app_, session_, many, &object), RvIs(CKR_OK));
   ExpectServes(app_, session_);
-  v1::ObjectRequest size;
-  size.set_app(app_);
-  size.set_session(session_);
+  auto size = Addressed<v1::ObjectRequest>(app_, session_);
   size.set_object(object);
   v1::GetObjectSizeReply size_reply;
   ASSERT_THAT(RvOf(&Stub::GetObjectSize, size, &size_reply), RvIs(CKR_OK));
   EXPECT_GT(size_reply.size(), kCount);
   EXPECT_EQ(ReadBytes(app_, session_, object, CKA_VENDOR_DEFINED | (kCount - 1)), "v");
   // 100,000 queries in one GetAttributeValue: one result each.
-  v1::GetAttributeValueRequest read;
-  read.set_app(app_);
-  read.set_session(session_);
+  auto read = Addressed<v1::GetAttributeValueRequest>(app_, session_);
   read.set_object(object);
   for (uint64_t i = 0; i < kCount; ++i) {
     v1::AttributeQuery* query = read.add_queries();
@@ -1150,13 +1097,8 @@ TEST_F(HostileRpcTest, SessionObjectsCannotFillHsmdsMemory) {
 }
 
 TEST_F(HostileRpcTest, MessagesOverTheLimitAreRefused) {
-  v1::CreateObjectRequest request;
-  request.set_app(app_);
-  request.set_session(session_);
-  for (const v1::Attribute& attribute : DataObject("too big")) *request.add_template_() = attribute;
-  *request.add_template_() = MakeBytes(CKA_VALUE, std::string(17 << 20, 'v'));  // over hsmd's 16 MiB
-  v1::ObjectReply reply;
-  grpc::Status status = Call(&Stub::CreateObject, request, &reply);
+  // Over hsmd's 16 MiB.
+  grpc::Status status = CreateDataObjectStatus("too big", MakeBytes(CKA_VALUE, std::string(17 << 20, 'v')));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
 }
 
@@ -1248,9 +1190,7 @@ TEST_F(HostileRpcTest, NestedAttributeListsAreBoundedByProtobufsDepthLimit) {
                            &object),
               RvIs(CKR_OK));
   // A search reads every stored object of the token.
-  v1::FindObjectsInitRequest find;
-  find.set_app(app_);
-  find.set_session(session_);
+  auto find = Addressed<v1::FindObjectsInitRequest>(app_, session_);
   find.set_prefetch(kMax);
   v1::FindObjectsInitReply found;
   ASSERT_THAT(RvOf(&Stub::FindObjectsInit, find, &found), RvIs(CKR_OK));
@@ -1262,13 +1202,7 @@ TEST_F(HostileRpcTest, NestedAttributeListsAreBoundedByProtobufsDepthLimit) {
   EXPECT_EQ(result.attribute().SerializeAsString(), deep.SerializeAsString());
   EXPECT_THAT(DestroyObject(app_, session_, object), RvIs(CKR_OK));
 
-  v1::CreateObjectRequest too_deep;
-  too_deep.set_app(app_);
-  too_deep.set_session(session_);
-  for (const v1::Attribute& attribute : DataObject("too deep")) *too_deep.add_template_() = attribute;
-  *too_deep.add_template_() = nested(1000);
-  v1::ObjectReply reply;
-  grpc::Status status = Call(&Stub::CreateObject, too_deep, &reply);
+  grpc::Status status = CreateDataObjectStatus("too deep", nested(1000));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << status.error_message();
 }
 
@@ -1278,16 +1212,10 @@ TEST_F(HostileRpcTest, FindObjectsTakesAbsurdCounts) {
   const std::string label = "find " + std::to_string(app_);  // this test's objects only
   std::vector<uint64_t> made(3);
   for (uint64_t& object : made) ASSERT_THAT(CreateObject(app_, session_, DataObject(label), &object), RvIs(CKR_OK));
-  v1::FindObjectsInitRequest init;
-  init.set_app(app_);
-  init.set_session(session_);
+  auto init = Addressed<v1::FindObjectsInitRequest>(app_, session_);
   *init.add_template_() = MakeBytes(CKA_LABEL, label);
-  v1::FindObjectsRequest find;
-  find.set_app(app_);
-  find.set_session(session_);
-  v1::SessionRequest final_request;
-  final_request.set_app(app_);
-  final_request.set_session(session_);
+  auto find = Addressed<v1::FindObjectsRequest>(app_, session_);
+  auto final_request = Addressed<v1::SessionRequest>(app_, session_);
 
   // Nothing prefetched: the search stays open in hsmd.
   init.set_prefetch(0);
@@ -1353,9 +1281,7 @@ TEST_F(HostileRpcTest, BytesThatAreNotAProtobufAreRefused) {
       std::string("\x00\x01", 2),            // field number 0
   };
   // A real request cut short.
-  v1::CreateObjectRequest real;
-  real.set_app(app_);
-  real.set_session(session_);
+  auto real = Addressed<v1::CreateObjectRequest>(app_, session_);
   for (const v1::Attribute& attribute : DataObject("cut short")) *real.add_template_() = attribute;
   const std::string serialized = real.SerializeAsString();
   garbage.push_back(serialized.substr(0, serialized.size() - 3));
@@ -1400,15 +1326,11 @@ TEST_F(HostileRpcTest, RefusalsLeakNoPinOrKeyMaterial) {
   // Wrong PINs, and the right one where it cannot work.
   EXPECT_THAT(Login(app_, session_, wrong_pin), RvIs(CKR_PIN_INCORRECT));
   EXPECT_THAT(Login(app_, kMax, hsmd_->user_pin), RvIs(CKR_SESSION_HANDLE_INVALID));
-  v1::LoginRequest so_login;
-  so_login.set_app(app_);
-  so_login.set_session(session_);
+  auto so_login = Addressed<v1::LoginRequest>(app_, session_);
   so_login.set_user_type(0x7777);
   so_login.set_pin(hsmd_->so_pin);
   EXPECT_THAT(RvOf(&Stub::Login, so_login), RvIs(CKR_USER_TYPE_INVALID));
-  v1::SetPinRequest set_pin;
-  set_pin.set_app(app_);
-  set_pin.set_session(session_);
+  auto set_pin = Addressed<v1::SetPinRequest>(app_, session_);
   set_pin.set_old_pin(wrong_pin);
   set_pin.set_new_pin(hsmd_->user_pin + "-new");
   EXPECT_THAT(RvOf(&Stub::SetPIN, set_pin), RvIs(CKR_PIN_INCORRECT));
@@ -1436,9 +1358,7 @@ TEST_F(HostileRpcTest, RefusalsLeakNoPinOrKeyMaterial) {
   ASSERT_THAT(GetAttribute(app_, session_, key, CKA_VALUE, output, &result), RvIs(CKR_OK));
   EXPECT_THAT(result.rv(), RvIs(CKR_ATTRIBUTE_SENSITIVE));
   EXPECT_FALSE(result.has_attribute());
-  v1::WrapKeyRequest wrap;
-  wrap.set_app(app_);
-  wrap.set_session(session_);
+  auto wrap = Addressed<v1::WrapKeyRequest>(app_, session_);
   *wrap.mutable_mechanism() = Mechanism(CKM_AES_KEY_WRAP);
   wrap.set_wrapping_key(key);
   wrap.set_key(key);
