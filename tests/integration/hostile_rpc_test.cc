@@ -1124,12 +1124,17 @@ TEST_F(HostileRpcTest, CreateObjectRefusesHugeRsaPrivateKeysQuickly) {
   const std::string e("\x01\x00\x01", 3);
   const std::string n_2048 = number(256);
   const std::string n_huge = number(16 << 10);  // 131072 bits, beyond every mechanism's 8192
+  const std::string n_8192 = number(1024);
   struct Key {
     const char* what;
     Attributes material;
   };
   const std::vector<Key> keys = {
       {"huge modulus", {MakeBytes(CKA_MODULUS, n_huge), MakeBytes(CKA_PRIVATE_EXPONENT, below(n_huge))}},
+      // In range, but d belongs to no key of n: the first base of the primes'
+      // recovery shows it (server/crypto/rsa_crt.cc), not the 64th.
+      {"8192-bit modulus, foreign private exponent",
+       {MakeBytes(CKA_MODULUS, n_8192), MakeBytes(CKA_PRIVATE_EXPONENT, below(n_8192))}},
       {"huge private exponent", {MakeBytes(CKA_MODULUS, n_2048), MakeBytes(CKA_PRIVATE_EXPONENT, number(1 << 20))}},
       {"huge prime",
        {MakeBytes(CKA_MODULUS, n_2048), MakeBytes(CKA_PRIVATE_EXPONENT, below(n_2048)),
