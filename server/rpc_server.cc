@@ -17,6 +17,7 @@ RpcServer::~RpcServer() { Stop(); }
 
 void RpcServer::Start() {
   for (const auto& arm : arm_routes_) arm();
+  std::lock_guard<std::mutex> lock(mutex_);
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
@@ -28,8 +29,13 @@ void RpcServer::Stop() {
     bool ok;
     while (cq_->Next(&tag, &ok)) static_cast<Event*>(tag)->Proceed(false);
   }
-  for (std::thread& thread : threads_) thread.join();
-  threads_.clear();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    no_new_threads_ = true;
+    threads.swap(threads_);
+  }
+  for (std::thread& thread : threads) thread.join();
   cq_.reset();
 }
 
@@ -55,21 +61,31 @@ bool RpcServer::Next(void** tag, bool* ok) {
   return cq_->Next(tag, ok);
 }
 
-void RpcServer::HandOffPolling() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    has_leader_ = false;
+bool RpcServer::FollowerReady() {
+  if (followers_waiting_ > 0) return true;
+  if (!no_new_threads_ && static_cast<int>(threads_.size()) < kMaxThreads) {
+    threads_.emplace_back([this] { Loop(); });  // it takes the leadership
   }
-  leader_wanted_.notify_one();
+  return false;
 }
 
-void RpcServer::StartComputing() {
+void RpcServer::HandOffPolling() {
   bool wake_follower;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     has_leader_ = false;
+    wake_follower = FollowerReady();
+  }
+  if (wake_follower) leader_wanted_.notify_one();
+}
+
+void RpcServer::StartComputing() {
+  bool wake_follower = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    has_leader_ = false;
     ++computing_;
-    wake_follower = computing_ < cores_;
+    if (computing_ < cores_) wake_follower = FollowerReady();
   }
   if (wake_follower) leader_wanted_.notify_one();
 }
@@ -89,7 +105,9 @@ void RpcServer::Loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
+      ++followers_waiting_;
       leader_wanted_.wait(lock, [this] { return !has_leader_ || stopped_; });
+      --followers_waiting_;
       if (stopped_) return;
       has_leader_ = true;
     }

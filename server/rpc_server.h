@@ -19,6 +19,13 @@
 // poller could only take the cores' time, and a wake-up costs as much as
 // the round trip. The next thread to finish polls instead, so calls wait
 // in the socket only while every core is computing anyway.
+// A hand-off that finds no follower waiting (every thread is inside a long
+// call: PIN hashing, key generation, an 8192-bit key's checks) starts one
+// more thread, up to kMaxThreads: otherwise one client's long calls, or one
+// tenant's, would hold every other client's quick calls until one ended.
+// Threads started so stay, as followers. (Two writers keep a third thread
+// busy now and then as well: hsmd settles at one or two threads more than
+// --rpc_threads under the benchmark's creations.)
 #ifndef HSM_SERVER_RPC_SERVER_H_
 #define HSM_SERVER_RPC_SERVER_H_
 
@@ -56,6 +63,9 @@ struct NonDeduced {
 
 class RpcServer {
  public:
+  // The most threads a burst of long calls can make the server start.
+  static constexpr int kMaxThreads = 64;
+
   struct Options {
     int threads = 4;
     absl::Duration spin = absl::Microseconds(100);
@@ -98,6 +108,9 @@ class RpcServer {
   void Loop();
   // The leader lets a follower poll (it is about to run something slow).
   void HandOffPolling();
+  // Under mutex_, leadership just given up: a follower to take it, started
+  // if none is waiting (and kMaxThreads allows). Whether one was waiting.
+  bool FollowerReady();
   // The leader is about to compute for long (server/blocking.h): it hands
   // off polling, waking a follower only if a core is left for it. Pair with
   // EndComputing.
@@ -112,12 +125,14 @@ class RpcServer {
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::vector<std::function<void()>> arm_routes_;
   std::vector<std::shared_ptr<void>> routes_;  // keeps each RouteSpec alive
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;  // under mutex_ once started
 
   std::mutex mutex_;
   std::condition_variable leader_wanted_;
   bool has_leader_ = false;
   bool stopped_ = false;
+  bool no_new_threads_ = false;  // Stop has begun
+  int followers_waiting_ = 0;    // threads waiting for the leadership
   int computing_ = 0;  // threads inside a slow computation; under mutex_
   // At least 2: even on one core a quick call must not wait behind a slow one.
   const int cores_ = std::max(2u, std::thread::hardware_concurrency());

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "proto/hsm/v1/admin.grpc.pb.h"
 #include "tests/integration/fixture.h"
@@ -47,6 +48,35 @@ TEST_F(RpcServerTest, QuickCallsAreServedWhileALongCallRuns) {
   login.join();
   EXPECT_THAT(login_rv, RvIs(CKR_OK));
   EXPECT_GE(served_during_login, 20) << "C_GenerateRandom waited for a C_Login on another session";
+}
+
+// More long calls than --rpc_threads (2 here): three logins with a wrong
+// PIN, each hashing it for a good fraction of a second. The threads inside
+// them cannot poll, so hsmd starts another that can; without it, the random
+// calls would wait until a login ended.
+TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreLongCallsRunThanThreads) {
+  std::vector<CK_SESSION_HANDLE> login_sessions = {Open(), Open(), Open()};
+  CK_SESSION_HANDLE random_session = Open();
+  std::atomic<int> logins_done{0};
+  std::vector<std::thread> logins;
+  std::vector<CK_RV> login_rvs(login_sessions.size(), CKR_GENERAL_ERROR);
+  for (size_t i = 0; i < login_sessions.size(); ++i) {
+    logins.emplace_back([&, i] {
+      login_rvs[i] = Login(login_sessions[i], CKU_USER, "not the pin");
+      ++logins_done;
+    });
+  }
+  // Give the logins time to reach hsmd's PIN check.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int served_during_logins = 0;
+  CK_BYTE random[32];
+  while (logins_done == 0 && served_during_logins < 200) {
+    ASSERT_THAT(f_->C_GenerateRandom(random_session, random, sizeof random), RvIs(CKR_OK));
+    if (logins_done == 0) ++served_during_logins;
+  }
+  for (std::thread& login : logins) login.join();
+  for (CK_RV rv : login_rvs) EXPECT_THAT(rv, RvIs(CKR_PIN_INCORRECT));
+  EXPECT_GE(served_during_logins, 20) << "C_GenerateRandom waited while every RPC thread was in a C_Login";
 }
 
 class SlowSignatureTest : public FreshHsmdTest {
