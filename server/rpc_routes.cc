@@ -38,14 +38,14 @@ void RoutePkcs11(RpcServer& rpc, v1::Pkcs11::AsyncService& service, Pkcs11Servic
   HSM_ROUTE(GetTokenInfo, kQuick);
   HSM_ROUTE(GetMechanismList, kQuick);
   HSM_ROUTE(GetMechanismInfo, kQuick);
-  HSM_ROUTE(InitToken, kMayBlock);
-  HSM_ROUTE(InitPIN, kMayBlock);
-  HSM_ROUTE(SetPIN, kMayBlock);
+  HSM_ROUTE(InitToken, kLong);
+  HSM_ROUTE(InitPIN, kLong);
+  HSM_ROUTE(SetPIN, kLong);
   HSM_ROUTE(OpenSession, kQuick);
   HSM_ROUTE(CloseSession, kQuick);
   HSM_ROUTE(CloseAllSessions, kQuick);
   HSM_ROUTE(GetSessionInfo, kQuick);
-  HSM_ROUTE(Login, kMayBlock);
+  HSM_ROUTE(Login, kLong);
   HSM_ROUTE(Logout, kQuick);
   HSM_ROUTE(CreateObject, kMayBlock);
   HSM_ROUTE(CopyObject, kMayBlock);

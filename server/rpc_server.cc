@@ -17,8 +17,7 @@ RpcServer::~RpcServer() { Stop(); }
 
 void RpcServer::Start() {
   for (const auto& arm : arm_routes_) arm();
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(/*extra=*/false); });
 }
 
 void RpcServer::Stop() {
@@ -29,13 +28,16 @@ void RpcServer::Stop() {
     bool ok;
     while (cq_->Next(&tag, &ok)) static_cast<Event*>(tag)->Proceed(false);
   }
-  std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     no_new_threads_ = true;
-    threads.swap(threads_);
   }
-  for (std::thread& thread : threads) thread.join();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    extra_thread_ended_.wait(lock, [this] { return extra_threads_ == 0; });
+  }
   cq_.reset();
 }
 
@@ -61,31 +63,32 @@ bool RpcServer::Next(void** tag, bool* ok) {
   return cq_->Next(tag, ok);
 }
 
-bool RpcServer::FollowerReady() {
-  if (followers_waiting_ > 0) return true;
-  if (!no_new_threads_ && static_cast<int>(threads_.size()) < kMaxThreads) {
-    threads_.emplace_back([this] { Loop(); });  // it takes the leadership
+void RpcServer::HandOffPolling(CallCost cost) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    has_leader_ = false;
+    if (cost == CallCost::kLong && followers_waiting_ == 0 && !no_new_threads_ &&
+        extra_threads_ < kMaxExtraThreads) {
+      ++extra_threads_;
+      // Detached: it may end long before Stop; Stop waits for the count.
+      std::thread([this] {
+        Loop(/*extra=*/true);
+        std::lock_guard<std::mutex> lock(mutex_);
+        --extra_threads_;
+        extra_thread_ended_.notify_all();
+      }).detach();
+    }
   }
-  return false;
+  leader_wanted_.notify_one();
 }
 
-void RpcServer::HandOffPolling() {
+void RpcServer::StartComputing() {
   bool wake_follower;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     has_leader_ = false;
-    wake_follower = FollowerReady();
-  }
-  if (wake_follower) leader_wanted_.notify_one();
-}
-
-void RpcServer::StartComputing() {
-  bool wake_follower = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    has_leader_ = false;
     ++computing_;
-    if (computing_ < cores_) wake_follower = FollowerReady();
+    wake_follower = computing_ < cores_;
   }
   if (wake_follower) leader_wanted_.notify_one();
 }
@@ -101,10 +104,11 @@ void RpcServer::EndComputing() {
   --computing_;
 }
 
-void RpcServer::Loop() {
+void RpcServer::Loop(bool extra) {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
+      if (extra && followers_waiting_ > 0) return;  // no longer needed
       ++followers_waiting_;
       leader_wanted_.wait(lock, [this] { return !has_leader_ || stopped_; });
       --followers_waiting_;
@@ -124,8 +128,9 @@ void RpcServer::Loop() {
         return;
       }
       Event* event = static_cast<Event*>(tag);
-      if (event->MayBlock(ok)) {
-        HandOffPolling();
+      const CallCost cost = event->Cost(ok);
+      if (cost != CallCost::kQuick) {
+        HandOffPolling(cost);
         event->Proceed(ok);
         break;
       }

@@ -19,13 +19,13 @@
 // poller could only take the cores' time, and a wake-up costs as much as
 // the round trip. The next thread to finish polls instead, so calls wait
 // in the socket only while every core is computing anyway.
-// A hand-off that finds no follower waiting (every thread is inside a long
-// call: PIN hashing, key generation, an 8192-bit key's checks) starts one
-// more thread, up to kMaxThreads: otherwise one client's long calls, or one
-// tenant's, would hold every other client's quick calls until one ended.
-// Threads started so stay, as followers. (Two writers keep a third thread
-// busy now and then as well: hsmd settles at one or two threads more than
-// --rpc_threads under the benchmark's creations.)
+// A call that hashes a PIN (kLong) takes tens of ms or more every time: if it
+// finds no follower waiting to take over polling, every other thread is
+// inside a call, and the server starts one more (up to kMaxExtraThreads)
+// rather than let one client's logins hold every other client's quick calls.
+// A thread started so ends once it finishes a call and finds a follower
+// waiting. Writes and signatures, which take far less, start none: on a busy
+// machine the extra thread's wake-ups would cost more than the wait.
 #ifndef HSM_SERVER_RPC_SERVER_H_
 #define HSM_SERVER_RPC_SERVER_H_
 
@@ -44,8 +44,11 @@
 
 namespace hsm::server {
 
-// Whether a handler may run long enough that other calls should not wait.
-enum class CallCost { kQuick, kMayBlock };
+// kQuick: served by the polling thread itself; kMayBlock: it hands off
+// polling first (LMDB writes, key generation); kLong: the same, and every
+// time long enough (PIN hashing) that a thread is started if none can take
+// over polling.
+enum class CallCost { kQuick, kMayBlock, kLong };
 
 // The generated `Request<Method>` member of an AsyncService.
 template <typename Owner, typename Request, typename Reply>
@@ -63,8 +66,8 @@ struct NonDeduced {
 
 class RpcServer {
  public:
-  // The most threads a burst of long calls can make the server start.
-  static constexpr int kMaxThreads = 64;
+  // The most threads kLong calls can make the server start beyond Options.threads.
+  static constexpr int kMaxExtraThreads = 60;
 
   struct Options {
     int threads = 4;
@@ -94,8 +97,8 @@ class RpcServer {
   class Event {
    public:
     virtual ~Event() = default;
-    // Whether running this event may block (only a new call's handler does).
-    virtual bool MayBlock(bool ok) const = 0;
+    // What running this event may cost (only a new call's handler may block).
+    virtual CallCost Cost(bool ok) const = 0;
     virtual void Proceed(bool ok) = 0;
   };
 
@@ -105,12 +108,11 @@ class RpcServer {
   template <typename Request, typename Reply>
   class UnaryCall;
 
-  void Loop();
-  // The leader lets a follower poll (it is about to run something slow).
-  void HandOffPolling();
-  // Under mutex_, leadership just given up: a follower to take it, started
-  // if none is waiting (and kMaxThreads allows). Whether one was waiting.
-  bool FollowerReady();
+  // `extra`: started by a kLong call; it ends when others can lead.
+  void Loop(bool extra);
+  // The leader lets a follower poll (it is about to run something slow);
+  // for a kLong call, starting a thread if no follower is waiting.
+  void HandOffPolling(CallCost cost);
   // The leader is about to compute for long (server/blocking.h): it hands
   // off polling, waking a follower only if a core is left for it. Pair with
   // EndComputing.
@@ -125,7 +127,7 @@ class RpcServer {
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::vector<std::function<void()>> arm_routes_;
   std::vector<std::shared_ptr<void>> routes_;  // keeps each RouteSpec alive
-  std::vector<std::thread> threads_;  // under mutex_ once started
+  std::vector<std::thread> threads_;
 
   std::mutex mutex_;
   std::condition_variable leader_wanted_;
@@ -133,6 +135,8 @@ class RpcServer {
   bool stopped_ = false;
   bool no_new_threads_ = false;  // Stop has begun
   int followers_waiting_ = 0;    // threads waiting for the leadership
+  int extra_threads_ = 0;        // running threads started by kLong calls
+  std::condition_variable extra_thread_ended_;
   int computing_ = 0;  // threads inside a slow computation; under mutex_
   // At least 2: even on one core a quick call must not wait behind a slow one.
   const int cores_ = std::max(2u, std::thread::hardware_concurrency());
@@ -154,7 +158,7 @@ class RpcServer::UnaryCall final : public RpcServer::Event {
     route_->request(&context_, &request_, &responder_, this);
   }
 
-  bool MayBlock(bool ok) const override { return ok && !replied_ && route_->cost == CallCost::kMayBlock; }
+  CallCost Cost(bool ok) const override { return ok && !replied_ ? route_->cost : CallCost::kQuick; }
 
   void Proceed(bool ok) override {
     if (!ok || replied_) {  // the queue shut down, or the reply has gone
