@@ -108,7 +108,8 @@ void RpcServer::Loop(bool extra) {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      if (extra && followers_waiting_ > 0) return;  // no longer needed
+      // No longer needed: someone polls, and a follower waits to take over.
+      if (extra && has_leader_ && followers_waiting_ > 0) return;
       ++followers_waiting_;
       leader_wanted_.wait(lock, [this] { return !has_leader_ || stopped_; });
       --followers_waiting_;
