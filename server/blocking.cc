@@ -15,6 +15,10 @@ void AboutToBlock() {
   if (current_hook->about_to_block != nullptr) current_hook->about_to_block(current_hook->arg);
 }
 
+void LongCall() {
+  if (current_hook != nullptr && current_hook->long_call != nullptr) current_hook->long_call(current_hook->arg);
+}
+
 void SetBlockingHook(const BlockingHook* hook) {
   current_hook = hook;
   announced = false;

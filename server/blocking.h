@@ -17,6 +17,8 @@ struct BlockingHook {
   // The slow computation is over.
   void (*done_computing)(void* arg) = nullptr;
   void* arg = nullptr;
+  // The call turns out long (RSA key generation, an RSA key's checks).
+  void (*long_call)(void* arg) = nullptr;
 };
 
 // Runs the current thread's about_to_block, once per call; nothing if there
@@ -26,6 +28,11 @@ void AboutToBlock();
 // Installs `hook` for the current thread until the next install (nullptr:
 // none); its about_to_block runs at most once.
 void SetBlockingHook(const BlockingHook* hook);
+
+// The current call will take long, up to seconds (RSA key generation, an
+// imported RSA key's checks): if no other thread can take over polling, the
+// server starts one (server/rpc_server.h). Nothing outside an RPC thread.
+void LongCall();
 
 // Whether the current thread's about_to_block is still to run.
 bool BlockingHookPending();

@@ -76,5 +76,29 @@ TEST(BlockingTest, CoresAreBusyOnlyForACallThatComputesWhileAllCoresDo) {
   EXPECT_FALSE(CoresBusyComputing()) << "no RPC thread (a unit test of the crypto)";
 }
 
+TEST(BlockingTest, LongCallReachesOnlyAHookThatTakesIt) {
+  int long_calls = 0;
+  BlockingHook hook;
+  hook.long_call = [](void* count) { ++*static_cast<int*>(count); };
+  hook.arg = &long_calls;
+  SetBlockingHook(&hook);
+  LongCall();
+  LongCall();
+  EXPECT_EQ(long_calls, 2);  // starting a poller is the server's to decide each time
+  AboutToBlock();             // no about_to_block: nothing happens
+  ComputationDone();
+  EXPECT_FALSE(CoresBusyComputing());
+  SetBlockingHook(nullptr);
+  LongCall();  // outside an RPC thread
+  EXPECT_EQ(long_calls, 2);
+  FakeServer server;
+  BlockingHook quick = kHook;  // the hook of a quick call has no long_call
+  quick.arg = &server;
+  SetBlockingHook(&quick);
+  LongCall();
+  EXPECT_EQ(server.handoffs, 0);
+  SetBlockingHook(nullptr);
+}
+
 }  // namespace
 }  // namespace hsm::server

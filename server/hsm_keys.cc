@@ -1,6 +1,7 @@
 // Key management (PKCS #11 2.40 section 5.14): keys are generated, unwrapped
 // and derived inside hsmd, and leave it only wrapped, and only if extractable.
 #include "server/attribute_rules.h"
+#include "server/blocking.h"
 #include "server/crypto/mechanism_table.h"
 #include "server/hsm.h"
 #include "server/mechanism_params.h"
@@ -100,6 +101,7 @@ absl::Status Hsm::GenerateKeyPair(Application& app, const v1::GenerateKeyPairReq
     if (bits == nullptr) return RvError(CKR_TEMPLATE_INCOMPLETE, "CKA_MODULUS_BITS is required");
     if (!bits->has_ulong()) return RvError(CKR_ATTRIBUTE_VALUE_INVALID);
     const hsm::v1::Attribute* exponent = FindInTemplate(request.public_template(), CKA_PUBLIC_EXPONENT);
+    LongCall();  // tens of ms to seconds, finding primes
     HSM_ASSIGN_OR_RETURN(pair, crypto::GenerateRsaKeyPair(bits->ulong(), exponent ? exponent->bytes() : ""));
     if (exponent != nullptr) pair.public_attributes[CKA_PUBLIC_EXPONENT] = exponent->bytes();
   } else {
@@ -206,7 +208,8 @@ absl::Status Hsm::UnwrapKey(Application& app, const v1::UnwrapKeyRequest& reques
     CK_KEY_TYPE key_type = 0;
     HSM_ASSIGN_OR_RETURN(crypto::AttributeBytes material, crypto::PrivateAttributesFromKey(pkey, &key_type));
     // Checked as an imported key would be (stored keys are not checked again
-    // when they are loaded).
+    // when they are loaded); an RSA key's checks take a while.
+    if (key_type == CKK_RSA) LongCall();
     HSM_RETURN_IF_ERROR(crypto::PrivateKeyFromAttributes(key_type, material).status());
     AddBytes(implied, material);
     implied[CKA_KEY_TYPE] = MakeUlong(CKA_KEY_TYPE, key_type);

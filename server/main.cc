@@ -61,7 +61,8 @@ ABSL_FLAG(uint64_t, max_session_object_bytes, uint64_t{64} << 20,
           "memory one application's session objects may hold together, in bytes (CKR_DEVICE_MEMORY beyond)");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
-          "PIN checks, LMDB writes; a PIN check that finds every one busy starts one more); at least 2");
+          "PIN checks, LMDB writes; a PIN check or RSA key generation that finds every one busy starts one "
+          "more); at least 2");
 ABSL_FLAG(int64_t, poll_spin_us, 100,
           "after a call, poll this many microseconds without sleeping before waiting for the next "
           "(saves a thread wake-up per call of a busy client; 0 turns it off)");

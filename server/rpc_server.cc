@@ -63,23 +63,30 @@ bool RpcServer::Next(void** tag, bool* ok) {
   return cq_->Next(tag, ok);
 }
 
+void RpcServer::EnsurePoller() {
+  if (has_leader_ || followers_waiting_ > 0 || no_new_threads_ || extra_threads_ >= kMaxExtraThreads) return;
+  ++extra_threads_;
+  // Detached: it may end long before Stop; Stop waits for the count.
+  std::thread([this] {
+    Loop(/*extra=*/true);
+    std::lock_guard<std::mutex> lock(mutex_);
+    --extra_threads_;
+    extra_thread_ended_.notify_all();
+  }).detach();
+}
+
 void RpcServer::HandOffPolling(CallCost cost) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     has_leader_ = false;
-    if (cost == CallCost::kLong && followers_waiting_ == 0 && !no_new_threads_ &&
-        extra_threads_ < kMaxExtraThreads) {
-      ++extra_threads_;
-      // Detached: it may end long before Stop; Stop waits for the count.
-      std::thread([this] {
-        Loop(/*extra=*/true);
-        std::lock_guard<std::mutex> lock(mutex_);
-        --extra_threads_;
-        extra_thread_ended_.notify_all();
-      }).detach();
-    }
+    if (cost == CallCost::kLong) EnsurePoller();
   }
   leader_wanted_.notify_one();
+}
+
+void RpcServer::LongCallStarted() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  EnsurePoller();
 }
 
 void RpcServer::StartComputing() {
@@ -132,7 +139,12 @@ void RpcServer::Loop(bool extra) {
       const CallCost cost = event->Cost(ok);
       if (cost != CallCost::kQuick) {
         HandOffPolling(cost);
+        BlockingHook long_call_hook;
+        long_call_hook.long_call = [](void* server) { static_cast<RpcServer*>(server)->LongCallStarted(); };
+        long_call_hook.arg = this;
+        SetBlockingHook(&long_call_hook);
         event->Proceed(ok);
+        SetBlockingHook(nullptr);
         break;
       }
       // A quick call may still find out that it is slow (an RSA signature):

@@ -19,10 +19,11 @@
 // poller could only take the cores' time, and a wake-up costs as much as
 // the round trip. The next thread to finish polls instead, so calls wait
 // in the socket only while every core is computing anyway.
-// A call that hashes a PIN (kLong) takes tens of ms or more every time: if it
-// finds no follower waiting to take over polling, every other thread is
-// inside a call, and the server starts one more (up to kMaxExtraThreads)
-// rather than let one client's logins hold every other client's quick calls.
+// A call that hashes a PIN (kLong) takes tens of ms or more every time, and
+// one that generates or imports an RSA key says so (LongCall, blocking.h):
+// if nobody polls and no follower waits to, every other thread is inside a
+// call, and the server starts one more (up to kMaxExtraThreads) rather than
+// let one client's long calls hold every other client's quick calls.
 // A thread started so ends once it finishes a call and finds another
 // thread polling and a follower waiting. Writes and signatures, which take far less, start none: on a busy
 // machine the extra thread's wake-ups would cost more than the wait.
@@ -113,6 +114,10 @@ class RpcServer {
   // The leader lets a follower poll (it is about to run something slow);
   // for a kLong call, starting a thread if no follower is waiting.
   void HandOffPolling(CallCost cost);
+  // Under mutex_: starts a thread if nobody polls and no follower waits to.
+  void EnsurePoller();
+  // A handed-off call turns out long (LongCall).
+  void LongCallStarted();
   // The leader is about to compute for long (server/blocking.h): it hands
   // off polling, waking a follower only if a core is left for it. Pair with
   // EndComputing.

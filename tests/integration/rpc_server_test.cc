@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -50,33 +51,66 @@ TEST_F(RpcServerTest, QuickCallsAreServedWhileALongCallRuns) {
   EXPECT_GE(served_during_login, 20) << "C_GenerateRandom waited for a C_Login on another session";
 }
 
-// More long calls than --rpc_threads (2 here): three logins with a wrong
-// PIN, each hashing it for a good fraction of a second. The threads inside
-// them cannot poll, so hsmd starts another that can; without it, the random
-// calls would wait until a login ended.
-TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreLongCallsRunThanThreads) {
-  std::vector<CK_SESSION_HANDLE> login_sessions = {Open(), Open(), Open()};
-  CK_SESSION_HANDLE random_session = Open();
-  std::atomic<int> logins_done{0};
-  std::vector<std::thread> logins;
-  std::vector<CK_RV> login_rvs(login_sessions.size(), CKR_GENERAL_ERROR);
-  for (size_t i = 0; i < login_sessions.size(); ++i) {
-    logins.emplace_back([&, i] {
-      login_rvs[i] = Login(login_sessions[i], CKU_USER, "not the pin");
-      ++logins_done;
+// Runs `long_call` on three sessions at once, more long calls than
+// --rpc_threads (2 here), and counts the random calls another session gets
+// served before the first of them ends. The threads inside the long calls
+// cannot poll, so hsmd starts another that can (server/rpc_server.h);
+// without it, the random calls would wait until a long call ended.
+int RandomCallsDuringThreeLongCalls(const CK_FUNCTION_LIST* f, const std::function<CK_SESSION_HANDLE()>& open,
+                                    const std::function<CK_RV(CK_SESSION_HANDLE)>& long_call, CK_RV expected) {
+  std::vector<CK_SESSION_HANDLE> sessions = {open(), open(), open()};
+  CK_SESSION_HANDLE random_session = open();
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  std::vector<CK_RV> rvs(sessions.size(), CKR_GENERAL_ERROR);
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    threads.emplace_back([&, i] {
+      rvs[i] = long_call(sessions[i]);
+      ++done;
     });
   }
-  // Give the logins time to reach hsmd's PIN check.
+  // Give the long calls time to reach hsmd.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  int served_during_logins = 0;
+  int served = 0;
   CK_BYTE random[32];
-  while (logins_done == 0 && served_during_logins < 200) {
-    ASSERT_THAT(f_->C_GenerateRandom(random_session, random, sizeof random), RvIs(CKR_OK));
-    if (logins_done == 0) ++served_during_logins;
+  while (done == 0 && served < 200) {
+    EXPECT_THAT(f->C_GenerateRandom(random_session, random, sizeof random), RvIs(CKR_OK));
+    if (done == 0) ++served;
   }
-  for (std::thread& login : logins) login.join();
-  for (CK_RV rv : login_rvs) EXPECT_THAT(rv, RvIs(CKR_PIN_INCORRECT));
-  EXPECT_GE(served_during_logins, 20) << "C_GenerateRandom waited while every RPC thread was in a C_Login";
+  for (std::thread& thread : threads) thread.join();
+  for (CK_RV rv : rvs) EXPECT_THAT(rv, RvIs(expected));
+  return served;
+}
+
+// Logins with a wrong PIN, each hashing it for a good fraction of a second.
+TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreLoginsRunThanThreads) {
+  const int served = RandomCallsDuringThreeLongCalls(
+      f_, [this] { return Open(); },
+      [this](CK_SESSION_HANDLE session) { return Login(session, CKU_USER, "not the pin"); }, CKR_PIN_INCORRECT);
+  EXPECT_GE(served, 20) << "C_GenerateRandom waited while every RPC thread was in a C_Login";
+}
+
+// RSA-4096 key generation, routed as any key generation (kMayBlock), says
+// it is long from inside (LongCall, server/blocking.h).
+TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreRsaKeyGenerationsRunThanThreads) {
+  const int served = RandomCallsDuringThreeLongCalls(
+      f_, [this] { return Open(); },
+      [this](CK_SESSION_HANDLE session) {
+        CK_MECHANISM generate{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+        CK_ULONG bits = 4096;
+        CK_BYTE exponent[] = {1, 0, 1};
+        CK_BBOOL no = CK_FALSE;
+        CK_ATTRIBUTE public_template[] = {{CKA_MODULUS_BITS, &bits, sizeof bits},
+                                          {CKA_PUBLIC_EXPONENT, exponent, sizeof exponent},
+                                          {CKA_TOKEN, &no, sizeof no}};
+        // A session key that needs no login.
+        CK_ATTRIBUTE private_template[] = {{CKA_TOKEN, &no, sizeof no}, {CKA_PRIVATE, &no, sizeof no}};
+        CK_OBJECT_HANDLE public_key, private_key;
+        return f_->C_GenerateKeyPair(session, &generate, public_template, 3, private_template, 2, &public_key,
+                                     &private_key);
+      },
+      CKR_OK);
+  EXPECT_GE(served, 20) << "C_GenerateRandom waited while every RPC thread generated an RSA key";
 }
 
 class SlowSignatureTest : public FreshHsmdTest {
