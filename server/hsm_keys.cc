@@ -204,13 +204,13 @@ absl::Status Hsm::UnwrapKey(Application& app, const v1::UnwrapKeyRequest& reques
   AttributeSet implied;
   crypto::EvpPkeyPtr pkey;
   if (object_class->ulong() == CKO_PRIVATE_KEY) {
+    // PrivateKeyFromPkcs8 checks the key as an imported one is (stored keys
+    // are not checked again when they are loaded); an RSA key's checks take a
+    // while, and the key's type is known only once it is parsed.
+    LongCall();
     HSM_ASSIGN_OR_RETURN(pkey, crypto::PrivateKeyFromPkcs8(plain));
     CK_KEY_TYPE key_type = 0;
     HSM_ASSIGN_OR_RETURN(crypto::AttributeBytes material, crypto::PrivateAttributesFromKey(pkey, &key_type));
-    // Checked as an imported key would be (stored keys are not checked again
-    // when they are loaded); an RSA key's checks take a while.
-    if (key_type == CKK_RSA) LongCall();
-    HSM_RETURN_IF_ERROR(crypto::PrivateKeyFromAttributes(key_type, material).status());
     AddBytes(implied, material);
     implied[CKA_KEY_TYPE] = MakeUlong(CKA_KEY_TYPE, key_type);
   } else {
