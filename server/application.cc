@@ -14,6 +14,15 @@ uint64_t SessionObjectBytes(const storage::AttributeSet& attributes) {
   return bytes;
 }
 
+namespace {
+
+// Whether `bytes` more fit beside `others` within `limit` (without overflow).
+bool FitsBeside(uint64_t others, uint64_t bytes, uint64_t limit) {
+  return bytes <= limit - std::min(limit, others);
+}
+
+}  // namespace
+
 bool Application::HasSlot(uint64_t slot_id) const {
   return std::find(slot_ids_.begin(), slot_ids_.end(), slot_id) != slot_ids_.end();
 }
@@ -67,7 +76,7 @@ size_t Application::ReadWriteSessionCount(uint64_t slot_id) const {
 
 std::optional<uint64_t> Application::AddSessionObject(SessionObject object, uint64_t byte_limit) {
   object.bytes = SessionObjectBytes(object.attributes);
-  if (object.bytes > byte_limit - std::min(byte_limit, session_object_bytes_)) return std::nullopt;
+  if (!FitsBeside(session_object_bytes_, object.bytes, byte_limit)) return std::nullopt;
   session_object_bytes_ += object.bytes;
   uint64_t handle = next_object_handle_++;
   session_objects_[handle] = std::move(object);
@@ -85,7 +94,7 @@ bool Application::SetSessionObjectAttributes(uint64_t handle, storage::Attribute
   if (it == session_objects_.end()) return false;
   const uint64_t bytes = SessionObjectBytes(attributes);
   const uint64_t others = session_object_bytes_ - it->second.bytes;
-  if (bytes > byte_limit - std::min(byte_limit, others)) return false;
+  if (!FitsBeside(others, bytes, byte_limit)) return false;
   session_object_bytes_ = others + bytes;
   it->second.attributes = std::move(attributes);
   it->second.bytes = bytes;
