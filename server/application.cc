@@ -32,6 +32,7 @@ Session& Application::OpenSession(uint64_t slot_id, bool read_write) {
   session->id = next_session_id_++;
   session->slot_id = slot_id;
   session->read_write = read_write;
+  session->operations = std::make_shared<SessionOperations>(operation_memory_);
   Session& result = *session;
   sessions_[result.id] = std::move(session);
   return result;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "server/memory_budget.h"
 #include "server/session_operations.h"
 #include "storage/object_store.h"
 #include "absl/time/time.h"
@@ -49,8 +50,9 @@ struct Session {
   uint64_t slot_id = 0;
   bool read_write = false;
   std::optional<FindOperation> find;
-  // Shared so a copy of the session reaches the same operations.
-  std::shared_ptr<SessionOperations> operations = std::make_shared<SessionOperations>();
+  // Shared so a copy of the session reaches the same operations; made by
+  // Application::OpenSession.
+  std::shared_ptr<SessionOperations> operations;
 };
 
 class Application {
@@ -102,6 +104,10 @@ class Application {
   // The handles of the session objects on `slot_id`, in handle order.
   std::vector<uint64_t> SessionObjectsOn(uint64_t slot_id) const;
 
+  // What the operations of all its sessions keep between calls
+  // (session_operations.h); not under mutex().
+  const std::shared_ptr<MemoryBudget>& operation_memory() const { return operation_memory_; }
+
   LoginState login(uint64_t slot_id) const;
   void set_login(uint64_t slot_id, LoginState state);
 
@@ -119,6 +125,7 @@ class Application {
   uint64_t next_object_handle_ = kFirstSessionObjectHandle;
   std::map<uint64_t, SessionObject> session_objects_;
   uint64_t session_object_bytes_ = 0;  // the sum of their `bytes`
+  const std::shared_ptr<MemoryBudget> operation_memory_ = std::make_shared<MemoryBudget>();
 
   // Erases a session object, keeping session_object_bytes_; the next one.
   std::map<uint64_t, SessionObject>::iterator EraseSessionObject(std::map<uint64_t, SessionObject>::iterator it);

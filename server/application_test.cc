@@ -90,6 +90,20 @@ TEST(ApplicationTest, ClosingSessionsFreesTheirObjectsShare) {
   EXPECT_EQ(app.session_object_bytes(), 0u);
 }
 
+TEST(ApplicationTest, SessionsShareTheOperationsBudgetUntilClosed) {
+  Application app(1, 1, {1}, "test");
+  const uint64_t first = app.OpenSession(1, false).id;
+  const uint64_t second = app.OpenSession(1, false).id;
+  EXPECT_TRUE(app.FindSession(first)->operations->decrypt.held.Resize(60, 100));
+  EXPECT_FALSE(app.FindSession(second)->operations->encrypt.held.Resize(41, 100));
+  EXPECT_TRUE(app.FindSession(second)->operations->sign.held.Resize(40, 100));
+  EXPECT_EQ(app.operation_memory()->used(), 100u);
+  app.CloseSession(first);
+  EXPECT_EQ(app.operation_memory()->used(), 40u) << "a closed session gives its operations' share back";
+  app.FindSession(second)->operations->sign.End();
+  EXPECT_EQ(app.operation_memory()->used(), 0u);
+}
+
 TEST(ApplicationRegistryTest, FindsOnlyWithinTheTenant) {
   ApplicationRegistry registry(absl::Seconds(30));
   auto app = registry.Register(7, {1}, "test");

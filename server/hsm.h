@@ -34,6 +34,10 @@ struct HsmOptions {
   // The memory one application's session objects may hold together
   // (Application::AddSessionObject); beyond it, CKR_DEVICE_MEMORY.
   uint64_t max_session_object_bytes = uint64_t{64} << 20;
+  // The memory one application's operations may keep between calls together
+  // (AES-GCM ciphertext until C_DecryptFinal, outputs kept for a retry with a
+  // larger buffer: session_operations.h); beyond it, CKR_DEVICE_MEMORY.
+  uint64_t max_operation_bytes = uint64_t{64} << 20;
 };
 
 uint64_t NewInstanceId();

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include <functional>
+#include <type_traits>
 
 #include "server/attribute_rules.h"
 #include "server/audit_note.h"
@@ -134,6 +135,7 @@ absl::Status StartOperation(Active<Operation>& active, absl::StatusOr<std::uniqu
   if (!made.ok()) return made.status();
   active.operation = *std::move(made);
   active.pending.reset();
+  active.held.Clear();
   active.needs_context_login = needs_context_login;
   return absl::OkStatus();
 }
@@ -285,11 +287,25 @@ absl::Status Hsm::RunCarriedInit(Application& app, const Request& request, InitM
 
 namespace {
 
-// Runs a call that returns output on `active`: single-part (`ends` true) or
-// update/final, per the operation rules above.
+// What `active` keeps between calls: the input its operation buffers (AES-GCM
+// decryption) and an output kept for a retry.
 template <typename Operation>
-absl::Status RunWithOutput(Active<Operation>& active, const v1::OutputSpec& output, size_t estimate, bool ends,
-                           const std::function<absl::StatusOr<std::string>()>& produce, v1::DataReply* reply) {
+uint64_t HeldBytes(const Active<Operation>& active) {
+  uint64_t bytes = active.pending ? active.pending->size() : 0;
+  if constexpr (std::is_same_v<Operation, crypto::CipherOperation>) {
+    if (active) bytes += active.operation->BufferedBytes();
+  }
+  return bytes;
+}
+
+// Runs a call that returns output on `active`: single-part (`ends` true) or
+// update/final, per the operation rules above. What the operation keeps
+// afterwards must fit in `memory_limit` with what the application's other
+// operations keep: otherwise it ends with CKR_DEVICE_MEMORY.
+template <typename Operation>
+absl::Status RunWithOutput(uint64_t memory_limit, Active<Operation>& active, const v1::OutputSpec& output,
+                           size_t estimate, bool ends, const std::function<absl::StatusOr<std::string>()>& produce,
+                           v1::DataReply* reply) {
   if (!active) return RvError(CKR_OPERATION_NOT_INITIALIZED);
   if (active.needs_context_login) {
     active.End();
@@ -299,6 +315,11 @@ absl::Status RunWithOutput(Active<Operation>& active, const v1::OutputSpec& outp
   bool delivered = false;
   absl::Status status = Produce(active.pending, output, estimate, produce, reply, &delivered);
   if (status.ok() ? (delivered && ends) : !KeepsOperation(status)) active.End();
+  if (active && !active.held.Resize(HeldBytes(active), memory_limit)) {
+    active.End();
+    reply->clear_length();
+    return RvError(CKR_DEVICE_MEMORY, "the application's operations would keep more than --max_operation_bytes");
+  }
   return status;
 }
 
@@ -332,7 +353,7 @@ absl::Status Hsm::Encrypt(Application& app, const v1::DataRequest& request, v1::
   HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
-  return RunWithOutput(active, request.output(), estimate, true,
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
                        [&] { return active.operation->Once(request.data()); }, reply);
 }
 
@@ -340,7 +361,7 @@ absl::Status Hsm::EncryptUpdate(Application& app, const v1::DataRequest& request
   HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
-  return RunWithOutput(active, request.output(), estimate, false,
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, false,
                        [&] { return active.operation->Update(request.data()); }, reply);
 }
 
@@ -348,14 +369,14 @@ absl::Status Hsm::EncryptFinal(Application& app, const v1::OutputRequest& reques
   HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(0) : 0;
-  return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Decrypt(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
   HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
-  return RunWithOutput(active, request.output(), estimate, true,
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
                        [&] { return active.operation->Once(request.data()); }, reply);
 }
 
@@ -363,7 +384,7 @@ absl::Status Hsm::DecryptUpdate(Application& app, const v1::DataRequest& request
   HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(request.data().size()) : 0;
-  return RunWithOutput(active, request.output(), estimate, false,
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, false,
                        [&] { return active.operation->Update(request.data()); }, reply);
 }
 
@@ -371,14 +392,14 @@ absl::Status Hsm::DecryptFinal(Application& app, const v1::OutputRequest& reques
   HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(0) : 0;
-  return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Digest(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
   HSM_WITH_OPERATIONS(app, request, DigestInit);
   auto& active = ops->digest;
   const size_t estimate = active ? active.operation->DigestLength() : 0;
-  return RunWithOutput(active, request.output(), estimate, true,
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
                        [&] { return active.operation->Once(request.data()); }, reply);
 }
 
@@ -405,14 +426,14 @@ absl::Status Hsm::DigestFinal(Application& app, const v1::OutputRequest& request
   HSM_WITH_OPERATIONS(app, request, DigestInit);
   auto& active = ops->digest;
   const size_t estimate = active ? active.operation->DigestLength() : 0;
-  return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Sign(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
   HSM_WITH_OPERATIONS(app, request, SignInit);
   auto& active = ops->sign;
   const size_t estimate = active ? active.operation->SignatureLength() : 0;
-  return RunWithOutput(active, request.output(), estimate, true,
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
                        [&] { return active.operation->SignOnce(request.data()); }, reply);
 }
 
@@ -426,14 +447,14 @@ absl::Status Hsm::SignFinal(Application& app, const v1::OutputRequest& request, 
   HSM_WITH_OPERATIONS(app, request, SignInit);
   auto& active = ops->sign;
   const size_t estimate = active ? active.operation->SignatureLength() : 0;
-  return RunWithOutput(active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::SignRecover(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
   HSM_WITH_OPERATIONS(app, request, SignRecoverInit);
   auto& active = ops->sign_recover;
   const size_t estimate = active ? static_cast<size_t>(EVP_PKEY_get_size(active.operation->key.get())) : 0;
-  return RunWithOutput(active, request.output(), estimate, true, [&] {
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] {
     return crypto::SignRecover(active.operation->params, active.operation->key, request.data());
   }, reply);
 }
@@ -461,7 +482,7 @@ absl::Status Hsm::VerifyRecover(Application& app, const v1::DataRequest& request
   HSM_WITH_OPERATIONS(app, request, VerifyRecoverInit);
   auto& active = ops->verify_recover;
   const size_t estimate = active ? static_cast<size_t>(EVP_PKEY_get_size(active.operation->key.get())) : 0;
-  return RunWithOutput(active, request.output(), estimate, true, [&] {
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] {
     return crypto::VerifyRecover(active.operation->params, active.operation->key, request.data());
   }, reply);
 }

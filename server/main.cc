@@ -59,6 +59,10 @@ ABSL_FLAG(uint64_t, max_pin_failures, 10,
           "failed logins in a row that lock a PIN (until C_InitPIN by the SO or hsmctl pin unlock)");
 ABSL_FLAG(uint64_t, max_session_object_bytes, uint64_t{64} << 20,
           "memory one application's session objects may hold together, in bytes (CKR_DEVICE_MEMORY beyond)");
+ABSL_FLAG(uint64_t, max_operation_bytes, uint64_t{64} << 20,
+          "memory one application's operations may keep between calls together, in bytes: AES-GCM "
+          "ciphertext until C_DecryptFinal, outputs kept for a retry with a larger buffer "
+          "(CKR_DEVICE_MEMORY beyond)");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
           "PIN checks, LMDB writes; a PIN check or RSA key generation that finds every one busy starts one "
@@ -215,6 +219,7 @@ int Run() {
   options.pin_kdf_iterations = absl::GetFlag(FLAGS_pin_kdf_iterations);
   options.max_pin_failures = std::max<uint64_t>(1, absl::GetFlag(FLAGS_max_pin_failures));
   options.max_session_object_bytes = absl::GetFlag(FLAGS_max_session_object_bytes);
+  options.max_operation_bytes = absl::GetFlag(FLAGS_max_operation_bytes);
   CallerResolver caller_of;
   if (tls) {
     absl::StatusOr<TenantMap> map = TenantMap::Load(absl::GetFlag(FLAGS_tenants));

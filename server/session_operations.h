@@ -10,6 +10,7 @@
 #include <string>
 
 #include "server/crypto/operation.h"
+#include "server/memory_budget.h"
 
 namespace hsm::server {
 
@@ -24,6 +25,8 @@ struct RecoverOperation {
 // keeps the operation alive for the retry, which gets this output.
 template <typename Operation>
 struct Active {
+  explicit Active(std::shared_ptr<MemoryBudget> memory) : held(std::move(memory)) {}
+
   std::unique_ptr<Operation> operation;
   std::optional<std::string> pending;
   // The key has CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first.
@@ -31,6 +34,9 @@ struct Active {
   // Running it takes long (a private-key RSA operation ...): tell the RPC
   // threads first (server/blocking.h).
   bool slow = false;
+  // What the operation keeps between calls (buffered input, `pending`),
+  // counted against its application's budget.
+  MemoryCharge held;
 
   explicit operator bool() const { return operation != nullptr; }
   void End() {
@@ -38,10 +44,21 @@ struct Active {
     pending.reset();
     needs_context_login = false;
     slow = false;
+    held.Clear();
   }
 };
 
 struct SessionOperations {
+  // `memory`: the budget of the application's operations.
+  explicit SessionOperations(const std::shared_ptr<MemoryBudget>& memory)
+      : encrypt(memory),
+        decrypt(memory),
+        digest(memory),
+        sign(memory),
+        verify(memory),
+        sign_recover(memory),
+        verify_recover(memory) {}
+
   std::mutex mutex;
   Active<crypto::CipherOperation> encrypt;
   Active<crypto::CipherOperation> decrypt;

@@ -116,6 +116,7 @@ class OneShotCipher : public CipherOperation {
   size_t MaxOutputLength(size_t input_len) const override {
     return max_output_(buffer_.size() + input_len);
   }
+  size_t BufferedBytes() const override { return buffer_.size(); }
 
  private:
   std::function<absl::StatusOr<std::string>(std::string_view)> run_;

@@ -75,6 +75,8 @@ class GcmOperation : public CipherOperation {
     return total > tag_bytes_ ? total - tag_bytes_ : 0;
   }
 
+  size_t BufferedBytes() const override { return buffer_.size(); }
+
  private:
   absl::StatusOr<std::string> Decrypt() {
     if (buffer_.size() < tag_bytes_) {

@@ -102,6 +102,8 @@ class CipherOperation {
   // returns, given what earlier Updates left buffered; MaxOutputLength(0)
   // bounds Final().
   virtual size_t MaxOutputLength(size_t input_len) const = 0;
+  // The input kept from Updates until Final (AES-GCM decryption), in bytes.
+  virtual size_t BufferedBytes() const { return 0; }
 };
 
 class DigestOperation {

@@ -227,6 +227,43 @@ TEST_F(RulesTest, AnErrorEndsTheOperation) {
               RvIs(CKR_OPERATION_NOT_INITIALIZED));
 }
 
+// AES-GCM decryption keeps the ciphertext until C_DecryptFinal; what one
+// application's operations keep is bounded by hsmd's --max_operation_bytes
+// (64 MiB by default). Past it: CKR_DEVICE_MEMORY, the operation ends, and a
+// new one starts with the memory given back.
+TEST_F(RulesTest, GcmDecryptionKeepsAtMostTheOperationsBudget) {
+  const CK_OBJECT_HANDLE aes = ImportSecret(CKK_AES, std::string(32, 'g'), Tmpl());
+  std::string iv(12, 'i');
+  CK_GCM_PARAMS params = {In(iv), iv.size(), 96, nullptr, 0, 128};
+  CK_MECHANISM gcm = Mech(CKM_AES_GCM, &params);
+  std::string chunk(15 << 20, 'c');  // 4 fit in 64 MiB, 5 do not
+  // Updates give out no plaintext before the tag verifies; a buffer all the
+  // same (a null one would only ask for the length).
+  std::string out(16, '\0');
+  CK_ULONG length = 0;
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    ASSERT_THAT(f_->C_DecryptInit(session_, &gcm, aes), RvIs(CKR_OK));
+    for (int i = 0; i < 4; ++i) {
+      length = out.size();
+      ASSERT_THAT(f_->C_DecryptUpdate(session_, In(chunk), chunk.size(), In(out), &length), RvIs(CKR_OK));
+      EXPECT_EQ(length, 0u);
+    }
+    length = out.size();
+    EXPECT_THAT(f_->C_DecryptUpdate(session_, In(chunk), chunk.size(), In(out), &length),
+                RvIs(CKR_DEVICE_MEMORY));
+    length = out.size();
+    EXPECT_THAT(f_->C_DecryptUpdate(session_, In(chunk), 16, In(out), &length), RvIs(CKR_OPERATION_NOT_INITIALIZED));
+  }
+  // Within the budget, GCM still round-trips.
+  const std::string sealed = Encrypt(gcm, aes, "within the budget");
+  ASSERT_THAT(f_->C_DecryptInit(session_, &gcm, aes), RvIs(CKR_OK));
+  std::string plain(sealed.size(), '\0');
+  length = plain.size();
+  ASSERT_THAT(f_->C_Decrypt(session_, In(sealed), sealed.size(), In(plain), &length), RvIs(CKR_OK));
+  EXPECT_EQ(plain.substr(0, length), "within the budget");
+}
+
 TEST_F(RulesTest, OnlyExtractableKeysAreWrapped) {
   const CK_OBJECT_HANDLE kek = ImportSecret(CKK_AES, std::string(16, 'w'), Tmpl().Bool(CKA_WRAP, true));
   const CK_OBJECT_HANDLE kept = ImportSecret(CKK_AES, std::string(16, 'k'), Tmpl());  // default: unextractable

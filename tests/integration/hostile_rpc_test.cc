@@ -1096,6 +1096,69 @@ TEST_F(HostileRpcTest, SessionObjectsCannotFillHsmdsMemory) {
   EXPECT_THAT(RvOf(&Stub::Finalize, finalize), RvIs(CKR_OK));
 }
 
+// What operations keep between calls (AES-GCM ciphertext until
+// C_DecryptFinal, an output kept for a retry with a larger buffer) is bounded
+// per application by --max_operation_bytes (64 MiB by default), across its
+// sessions. The call that would pass it ends its operation with
+// CKR_DEVICE_MEMORY; an ended operation gives its share back.
+TEST_F(HostileRpcTest, OperationsCannotFillHsmdsMemory) {
+  const uint64_t aes = SecretKey(app_, session_, CKM_AES_KEY_GEN, 32);
+  ASSERT_NE(aes, 0u);
+  const std::string chunk(15 << 20, 'c');  // 15 MiB: 4 fit in 64 MiB, 5 do not
+  v1::Mechanism gcm = Mechanism(CKM_AES_GCM);
+  gcm.mutable_gcm()->set_iv(std::string(12, 'i'));
+  gcm.mutable_gcm()->set_tag_bits(128);
+  auto on = [](uint64_t app, uint64_t session, auto request) {
+    request.set_app(app);
+    request.set_session(session);
+    return request;
+  };
+  auto update = [&](uint64_t app, uint64_t session, const std::string& data) {
+    return RvOf(&Stub::DecryptUpdate, on(app, session, DataRequest(data, kMax)));
+  };
+  auto fill = [&](uint64_t app, uint64_t session, uint64_t key) {
+    auto init = InitRequest(gcm, key);
+    ASSERT_THAT(RvOf(&Stub::DecryptInit, on(app, session, init)), RvIs(CKR_OK));
+    for (int i = 0; i < 4; ++i) ASSERT_THAT(update(app, session, chunk), RvIs(CKR_OK)) << "chunk " << i;
+  };
+
+  fill(app_, session_, aes);
+  EXPECT_THAT(update(app_, session_, chunk), RvIs(CKR_DEVICE_MEMORY));
+  EXPECT_THAT(update(app_, session_, "x"), RvIs(CKR_OPERATION_NOT_INITIALIZED)) << "the operation ended";
+
+  // Its 60 MiB came back; the budget is shared by the application's sessions.
+  fill(app_, session_, aes);
+  const uint64_t second = OpenSession(app_);
+  ASSERT_THAT(RvOf(&Stub::DecryptInit, on(app_, second, InitRequest(gcm, aes))), RvIs(CKR_OK));
+  EXPECT_THAT(update(app_, second, chunk), RvIs(CKR_DEVICE_MEMORY));
+
+  // Another application has its own.
+  const uint64_t other = Register();
+  ASSERT_NE(other, 0u);
+  const uint64_t other_session = OpenSession(other);
+  const uint64_t others_key = SecretKey(other, other_session, CKM_AES_KEY_GEN, 32);
+  fill(other, other_session, others_key);
+  v1::AppRequest finalize;
+  finalize.set_app(other);
+  EXPECT_THAT(RvOf(&Stub::Finalize, finalize), RvIs(CKR_OK));
+
+  // An output kept for a retry counts too.
+  v1::Mechanism ecb = Mechanism(CKM_AES_ECB);
+  ASSERT_THAT(RvOf(&Stub::EncryptInit, on(app_, second, InitRequest(ecb, aes))), RvIs(CKR_OK));
+  EXPECT_THAT(RvOf(&Stub::Encrypt, on(app_, second, DataRequest(chunk, 1))), RvIs(CKR_DEVICE_MEMORY));
+
+  // A final that fails ends the first session's operation and frees its share:
+  // the output can be kept now, and the retry gets it.
+  v1::DataReply reply;
+  EXPECT_THAT(RvOf(&Stub::DecryptFinal, on(app_, session_, v1::OutputRequest()), &reply),
+              RvIs(CKR_ENCRYPTED_DATA_INVALID));
+  ASSERT_THAT(RvOf(&Stub::EncryptInit, on(app_, second, InitRequest(ecb, aes))), RvIs(CKR_OK));
+  ASSERT_THAT(RvOf(&Stub::Encrypt, on(app_, second, DataRequest(chunk, 1)), &reply), RvIs(CKR_BUFFER_TOO_SMALL));
+  EXPECT_EQ(reply.length(), chunk.size());
+  ASSERT_THAT(RvOf(&Stub::Encrypt, on(app_, second, DataRequest(chunk, kMax)), &reply), RvIs(CKR_OK));
+  EXPECT_EQ(reply.data().size(), chunk.size());
+}
+
 TEST_F(HostileRpcTest, MessagesOverTheLimitAreRefused) {
   // Over hsmd's 16 MiB.
   grpc::Status status = CreateDataObjectStatus("too big", MakeBytes(CKA_VALUE, std::string(17 << 20, 'v')));
