@@ -318,6 +318,7 @@ absl::Status RunWithOutput(uint64_t memory_limit, Active<Operation>& active, con
   if (active && !active.held.Resize(HeldBytes(active), memory_limit)) {
     active.End();
     reply->clear_length();
+    reply->clear_data();
     return RvError(CKR_DEVICE_MEMORY, "the application's operations would keep more than --max_operation_bytes");
   }
   return status;
