@@ -21,8 +21,7 @@ unsigned char kP256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0
 
 }  // namespace
 
-Status GenerateRsa2048(const Env& env, CK_SESSION_HANDLE session, bool token, KeyPair* pair) {
-  CK_ULONG bits = 2048;
+Status GenerateRsa(const Env& env, CK_SESSION_HANDLE session, CK_ULONG bits, bool token, KeyPair* pair) {
   CK_BYTE exponent[] = {0x01, 0x00, 0x01};
   CK_ATTRIBUTE public_template[] = {
       Bool(CKA_TOKEN, token), Bool(CKA_VERIFY, true), Label(),
@@ -33,7 +32,7 @@ Status GenerateRsa2048(const Env& env, CK_SESSION_HANDLE session, bool token, Ke
       Bool(CKA_TOKEN, token), Bool(CKA_PRIVATE, true), Bool(CKA_SENSITIVE, true), Bool(CKA_SIGN, true), Label(),
   };
   CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-  BENCH_P11("C_GenerateKeyPair(RSA-2048)",
+  BENCH_P11("C_GenerateKeyPair(RSA)",
             env.p11->C_GenerateKeyPair(session, &mechanism, public_template, std::size(public_template),
                                        private_template, std::size(private_template), &pair->public_key,
                                        &pair->private_key));

@@ -20,8 +20,8 @@ struct KeyPair {
   CK_OBJECT_HANDLE private_key = CK_INVALID_HANDLE;
 };
 
-// A signing and verifying RSA-2048 pair (public exponent 65537).
-Status GenerateRsa2048(const Env& env, CK_SESSION_HANDLE session, bool token, KeyPair* pair);
+// A signing and verifying RSA pair of `bits` bits (public exponent 65537).
+Status GenerateRsa(const Env& env, CK_SESSION_HANDLE session, CK_ULONG bits, bool token, KeyPair* pair);
 // A signing and verifying ECDSA P-256 pair.
 Status GenerateEcP256(const Env& env, CK_SESSION_HANDLE session, bool token, KeyPair* pair);
 // An AES-256 key for encryption.

@@ -14,6 +14,7 @@ using Factory = std::unique_ptr<Scenario> (*)();
 const std::pair<const char*, Factory> kScenarios[] = {
     {"rsa2048-sign", MakeRsaSign},
     {"rsa2048-raw-sign", MakeRsaRawSign},
+    {"rsa4096-sign", MakeRsa4096Sign},
     {"ecdsa-p256-sign", MakeEcdsaSign},
     {"rsa2048-verify", MakeRsaVerify},
     {"aes-gcm-1k", MakeAesGcm1k},

@@ -11,6 +11,7 @@ namespace hsm::bench {
 
 // scenarios_sign.cc
 std::unique_ptr<Scenario> MakeRsaSign();        // CKM_SHA256_RSA_PKCS
+std::unique_ptr<Scenario> MakeRsa4096Sign();    // CKM_SHA256_RSA_PKCS, a 4096-bit key (CA keys often are)
 std::unique_ptr<Scenario> MakeRsaRawSign();     // CKM_RSA_PKCS over a DigestInfo
 std::unique_ptr<Scenario> MakeEcdsaSign();      // CKM_ECDSA over a 32-byte hash
 std::unique_ptr<Scenario> MakeRsaVerify();      // CKM_SHA256_RSA_PKCS

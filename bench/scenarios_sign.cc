@@ -14,11 +14,18 @@ const std::string kHash(32, '\x5a');
 
 CK_BYTE* Bytes(const std::string& s) { return reinterpret_cast<CK_BYTE*>(const_cast<char*>(s.data())); }
 
-enum class KeyKind { kRsa2048, kEcP256 };
+enum class KeyKind { kRsa2048, kRsa4096, kEcP256 };
 
 Status Generate(const Env& env, CK_SESSION_HANDLE session, KeyKind kind, KeyPair* pair) {
-  return kind == KeyKind::kRsa2048 ? GenerateRsa2048(env, session, env.token_keys, pair)
-                                   : GenerateEcP256(env, session, env.token_keys, pair);
+  switch (kind) {
+    case KeyKind::kRsa2048:
+      return GenerateRsa(env, session, 2048, env.token_keys, pair);
+    case KeyKind::kRsa4096:
+      return GenerateRsa(env, session, 4096, env.token_keys, pair);
+    case KeyKind::kEcP256:
+      break;
+  }
+  return GenerateEcP256(env, session, env.token_keys, pair);
 }
 
 // C_SignInit + C_Sign with a buffer large enough for any of our signatures,
@@ -121,6 +128,9 @@ class NssSignFlow : public WithKeyPair {
 
 std::unique_ptr<Scenario> MakeRsaSign() {
   return std::make_unique<Sign>(KeyKind::kRsa2048, CKM_SHA256_RSA_PKCS, kHash);
+}
+std::unique_ptr<Scenario> MakeRsa4096Sign() {
+  return std::make_unique<Sign>(KeyKind::kRsa4096, CKM_SHA256_RSA_PKCS, kHash);
 }
 std::unique_ptr<Scenario> MakeRsaRawSign() {
   return std::make_unique<Sign>(KeyKind::kRsa2048, CKM_RSA_PKCS, Sha256DigestInfo(kHash));
