@@ -37,7 +37,13 @@ const std::unordered_set<CK_ATTRIBUTE_TYPE>& BoolAttributes() {
   return *set;
 }
 
-CK_RV EncodeOne(const CK_ATTRIBUTE& in, hsm::v1::Attribute* out) {
+CK_RV EncodeList(const CK_ATTRIBUTE* attributes, CK_ULONG count, bool inside_array,
+                 google::protobuf::RepeatedPtrField<hsm::v1::Attribute>* out);
+
+// `inside_array`: `in` is an entry of an attribute array, which may not be an
+// array itself (templates do not nest, and an array that points to itself
+// would never end).
+CK_RV EncodeOne(const CK_ATTRIBUTE& in, bool inside_array, hsm::v1::Attribute* out) {
   out->set_type(in.type);
   if (in.pValue == nullptr && in.ulValueLen != 0) return CKR_ATTRIBUTE_VALUE_INVALID;
   switch (KindOf(in.type)) {
@@ -50,10 +56,10 @@ CK_RV EncodeOne(const CK_ATTRIBUTE& in, hsm::v1::Attribute* out) {
       out->set_boolean(*static_cast<const CK_BBOOL*>(in.pValue) != CK_FALSE);
       return CKR_OK;
     case AttributeKind::kAttributeArray: {
-      if (in.ulValueLen % sizeof(CK_ATTRIBUTE) != 0) return CKR_ATTRIBUTE_VALUE_INVALID;
+      if (inside_array || in.ulValueLen % sizeof(CK_ATTRIBUTE) != 0) return CKR_ATTRIBUTE_VALUE_INVALID;
       auto* nested = out->mutable_attributes()->mutable_attributes();
-      return EncodeTemplate(static_cast<const CK_ATTRIBUTE*>(in.pValue),
-                            in.ulValueLen / sizeof(CK_ATTRIBUTE), nested);
+      return EncodeList(static_cast<const CK_ATTRIBUTE*>(in.pValue), in.ulValueLen / sizeof(CK_ATTRIBUTE),
+                        /*inside_array=*/true, nested);
     }
     case AttributeKind::kMechanismArray: {
       if (in.ulValueLen % sizeof(CK_MECHANISM_TYPE) != 0) return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -67,6 +73,17 @@ CK_RV EncodeOne(const CK_ATTRIBUTE& in, hsm::v1::Attribute* out) {
   }
   out->set_bytes(in.pValue == nullptr ? std::string()
                                       : std::string(static_cast<const char*>(in.pValue), in.ulValueLen));
+  return CKR_OK;
+}
+
+CK_RV EncodeList(const CK_ATTRIBUTE* attributes, CK_ULONG count, bool inside_array,
+                 google::protobuf::RepeatedPtrField<hsm::v1::Attribute>* out) {
+  if (attributes == nullptr && count != 0) return CKR_ARGUMENTS_BAD;
+  out->Reserve(static_cast<int>(count));
+  for (CK_ULONG i = 0; i < count; ++i) {
+    CK_RV rv = EncodeOne(attributes[i], inside_array, out->Add());
+    if (rv != CKR_OK) return rv;
+  }
   return CKR_OK;
 }
 
@@ -84,13 +101,7 @@ AttributeKind KindOf(CK_ATTRIBUTE_TYPE type) {
 
 CK_RV EncodeTemplate(const CK_ATTRIBUTE* attributes, CK_ULONG count,
                      google::protobuf::RepeatedPtrField<hsm::v1::Attribute>* out) {
-  if (attributes == nullptr && count != 0) return CKR_ARGUMENTS_BAD;
-  out->Reserve(static_cast<int>(count));
-  for (CK_ULONG i = 0; i < count; ++i) {
-    CK_RV rv = EncodeOne(attributes[i], out->Add());
-    if (rv != CKR_OK) return rv;
-  }
-  return CKR_OK;
+  return EncodeList(attributes, count, /*inside_array=*/false, out);
 }
 
 CK_ULONG ClientLength(const hsm::v1::Attribute& value) {

@@ -15,7 +15,8 @@ enum class AttributeKind { kBytes, kUlong, kBool, kAttributeArray, kMechanismArr
 AttributeKind KindOf(CK_ATTRIBUTE_TYPE type);
 
 // Encodes `count` attributes. CKR_ARGUMENTS_BAD for a NULL template with a
-// count, CKR_ATTRIBUTE_VALUE_INVALID for a value of the wrong size.
+// count, CKR_ATTRIBUTE_VALUE_INVALID for a value of the wrong size or an
+// attribute array inside an attribute array.
 CK_RV EncodeTemplate(const CK_ATTRIBUTE* attributes, CK_ULONG count,
                      google::protobuf::RepeatedPtrField<hsm::v1::Attribute>* out);
 

@@ -67,6 +67,22 @@ TEST(AttributeCodecTest, NestedTemplatesRoundTrip) {
   EXPECT_EQ(got, CK_FALSE);
 }
 
+// Templates do not nest. An array that contains itself would otherwise be
+// followed until the stack ran out.
+TEST(AttributeCodecTest, ArraysInsideArraysAreInvalid) {
+  CK_ATTRIBUTE self[1];
+  self[0] = {CKA_WRAP_TEMPLATE, self, sizeof(self)};
+  google::protobuf::RepeatedPtrField<hsm::v1::Attribute> out;
+  EXPECT_EQ(EncodeTemplate(self, 1, &out), static_cast<CK_RV>(CKR_ATTRIBUTE_VALUE_INVALID));
+
+  CK_BBOOL yes = CK_TRUE;
+  CK_ATTRIBUTE innermost[] = {{CKA_SENSITIVE, &yes, sizeof(yes)}};
+  CK_ATTRIBUTE inner[] = {{CKA_UNWRAP_TEMPLATE, innermost, sizeof(innermost)}};
+  CK_ATTRIBUTE outer = {CKA_WRAP_TEMPLATE, inner, sizeof(inner)};
+  out.Clear();
+  EXPECT_EQ(EncodeTemplate(&outer, 1, &out), static_cast<CK_RV>(CKR_ATTRIBUTE_VALUE_INVALID));
+}
+
 TEST(AttributeCodecTest, DecodeFollowsTheBufferRules) {
   hsm::v1::Attribute value;
   value.set_type(CKA_LABEL);

@@ -226,6 +226,14 @@ bool HasKind(const hsm::v1::Attribute& value, Kind kind) {
   return false;
 }
 
+bool IsWellFormed(const hsm::v1::Attribute& value) {
+  if (value.value_case() != hsm::v1::Attribute::kAttributes) return true;
+  for (const hsm::v1::Attribute& entry : value.attributes().attributes()) {
+    if (entry.value_case() == hsm::v1::Attribute::kAttributes) return false;
+  }
+  return true;
+}
+
 bool BoolOf(const AttributeSet& set, uint64_t type, bool fallback) {
   auto it = set.find(type);
   return it != set.end() && it->second.value_case() == hsm::v1::Attribute::kBoolean ? it->second.boolean()

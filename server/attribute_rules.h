@@ -56,6 +56,10 @@ bool IsVendorAttribute(uint64_t type);
 // Whether `value` has the kind `kind` (ulong, bool, bytes ...).
 bool HasKind(const hsm::v1::Attribute& value, Kind kind);
 
+// Whether `value` is one PKCS #11 can express: an attribute list (a wrap or
+// unwrap template) holds plain values only, since templates do not nest.
+bool IsWellFormed(const hsm::v1::Attribute& value);
+
 // Typed accessors with a fallback.
 bool BoolOf(const AttributeSet& set, uint64_t type, bool fallback);
 uint64_t UlongOf(const AttributeSet& set, uint64_t type, uint64_t fallback);

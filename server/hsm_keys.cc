@@ -158,6 +158,7 @@ absl::Status Hsm::WrapKey(Application& app, const v1::WrapKeyRequest& request, v
   if (BoolOf(key->attributes, CKA_WRAP_WITH_TRUSTED, false) && !BoolOf((*wrapping)->attributes, CKA_TRUSTED, false)) {
     return RvError(CKR_KEY_NOT_WRAPPABLE, "CKA_WRAP_WITH_TRUSTED needs a trusted wrapping key");
   }
+  HSM_RETURN_IF_ERROR(CheckWrapTemplate((*wrapping)->attributes, key->attributes));
   std::string key_bytes;
   const uint64_t object_class = UlongOf(key->attributes, CKA_CLASS, 0);
   if (object_class == CKO_SECRET_KEY) {
@@ -193,9 +194,11 @@ absl::Status Hsm::UnwrapKey(Application& app, const v1::UnwrapKeyRequest& reques
   if (!crypto::CheckKeyTypeForMechanism(mechanism, UlongOf(unwrapper.attributes, CKA_KEY_TYPE, 0)).ok()) {
     return RvError(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
   }
-  const hsm::v1::Attribute* object_class = FindInTemplate(request.template_(), CKA_CLASS);
+  // The unwrapping key's CKA_UNWRAP_TEMPLATE counts as part of the caller's.
+  HSM_ASSIGN_OR_RETURN(const Template wanted, WithUnwrapTemplate(unwrapper.attributes, request.template_()));
+  const hsm::v1::Attribute* object_class = FindInTemplate(wanted, CKA_CLASS);
   if (object_class == nullptr) return RvError(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required");
-  const hsm::v1::Attribute* length = FindInTemplate(request.template_(), CKA_VALUE_LEN);
+  const hsm::v1::Attribute* length = FindInTemplate(wanted, CKA_VALUE_LEN);
   const std::string unwrapper_secret =
       UlongOf(unwrapper.attributes, CKA_CLASS, 0) == CKO_SECRET_KEY ? *BytesOf(unwrapper.attributes, CKA_VALUE) : "";
   HSM_ASSIGN_OR_RETURN(std::string plain,
@@ -216,7 +219,7 @@ absl::Status Hsm::UnwrapKey(Application& app, const v1::UnwrapKeyRequest& reques
   } else {
     implied[CKA_VALUE] = MakeBytes(CKA_VALUE, std::move(plain));
   }
-  HSM_ASSIGN_OR_RETURN(AttributeSet object, NewObject(request.template_(), Origin::kUnwrap,
+  HSM_ASSIGN_OR_RETURN(AttributeSet object, NewObject(wanted, Origin::kUnwrap,
                                                       IsSecurityOfficer(app, session.slot_id), implied));
   HSM_ASSIGN_OR_RETURN(uint64_t handle, StoreNewKey(app, session, object, pkey));
   reply->set_object(handle);

@@ -85,6 +85,7 @@ absl::Status AddDerived(AttributeSet& object, Origin origin, const AttributeSet&
 absl::StatusOr<AttributeSet> ToAttributeSet(const Template& attributes) {
   AttributeSet set;
   for (const hsm::v1::Attribute& attribute : attributes) {
+    if (!IsWellFormed(attribute)) return RvError(CKR_ATTRIBUTE_VALUE_INVALID, "a template inside a template");
     auto [it, inserted] = set.emplace(attribute.type(), attribute);
     if (!inserted && !SameValue(it->second, attribute)) return RvError(CKR_TEMPLATE_INCONSISTENT);
   }
@@ -202,6 +203,33 @@ bool Matches(const AttributeSet& object, const AttributeSet& query, const std::s
     if (it == object.end() || !SameValue(it->second, want)) return false;
   }
   return true;
+}
+
+absl::Status CheckWrapTemplate(const AttributeSet& wrapping_key, const AttributeSet& key) {
+  auto it = wrapping_key.find(CKA_WRAP_TEMPLATE);
+  if (it == wrapping_key.end() || !it->second.has_attributes()) return absl::OkStatus();
+  absl::StatusOr<AttributeSet> wanted = ToAttributeSet(it->second.attributes().attributes());
+  // A template that contradicts itself matches no key.
+  if (!wanted.ok() || !Matches(key, *wanted, SecretTypes(key))) {
+    return RvError(CKR_KEY_NOT_WRAPPABLE, "the key does not match the wrapping key's CKA_WRAP_TEMPLATE");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Template> WithUnwrapTemplate(const AttributeSet& unwrapping_key, const Template& given) {
+  Template joined = given;
+  auto it = unwrapping_key.find(CKA_UNWRAP_TEMPLATE);
+  if (it == unwrapping_key.end() || !it->second.has_attributes()) return joined;
+  for (const hsm::v1::Attribute& imposed : it->second.attributes().attributes()) {
+    for (const hsm::v1::Attribute& asked : given) {
+      if (asked.type() == imposed.type() && !SameValue(asked, imposed)) {
+        return RvError(CKR_TEMPLATE_INCONSISTENT,
+                       "the template disagrees with the unwrapping key's CKA_UNWRAP_TEMPLATE");
+      }
+    }
+    *joined.Add() = imposed;
+  }
+  return joined;
 }
 
 }  // namespace hsm::server

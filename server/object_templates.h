@@ -19,7 +19,8 @@ using Template = google::protobuf::RepeatedPtrField<hsm::v1::Attribute>;
 enum class Origin { kCreate, kGenerate, kUnwrap, kDerive };
 
 // The template as a set; CKR_TEMPLATE_INCONSISTENT if a type is given twice
-// with different values.
+// with different values, CKR_ATTRIBUTE_VALUE_INVALID for a nested attribute
+// list (IsWellFormed).
 absl::StatusOr<AttributeSet> ToAttributeSet(const Template& attributes);
 
 // A complete new object from a template, or the precise CK_RV:
@@ -50,6 +51,15 @@ uint64_t Readable(const AttributeSet& object, uint64_t type);
 // Whether `object` has every attribute of `query` with the same value. Key
 // material never matches: a search must not reveal it.
 bool Matches(const AttributeSet& object, const AttributeSet& query, const std::set<uint64_t>& sealed);
+
+// C_WrapKey (PKCS #11 2.40 section 5.13): CKR_KEY_NOT_WRAPPABLE unless `key`
+// matches the wrapping key's CKA_WRAP_TEMPLATE, if it has one.
+absl::Status CheckWrapTemplate(const AttributeSet& wrapping_key, const AttributeSet& key);
+
+// C_UnwrapKey (section 5.13): the caller's template with the unwrapping key's
+// CKA_UNWRAP_TEMPLATE added, or CKR_TEMPLATE_INCONSISTENT where the two
+// disagree.
+absl::StatusOr<Template> WithUnwrapTemplate(const AttributeSet& unwrapping_key, const Template& given);
 
 }  // namespace hsm::server
 

@@ -19,6 +19,15 @@ Template T(std::initializer_list<hsm::v1::Attribute> attributes) {
   return t;
 }
 
+// An attribute holding a template (CKA_WRAP_TEMPLATE ...).
+hsm::v1::Attribute L(uint64_t type, std::initializer_list<hsm::v1::Attribute> entries) {
+  hsm::v1::Attribute list;
+  list.set_type(type);
+  hsm::v1::AttributeList* values = list.mutable_attributes();  // set even when empty
+  for (const auto& a : entries) *values->add_attributes() = a;
+  return list;
+}
+
 AttributeSet Implied(std::initializer_list<hsm::v1::Attribute> attributes) {
   AttributeSet set;
   for (const auto& a : attributes) set[a.type()] = a;
@@ -197,6 +206,54 @@ TEST(ObjectTemplatesTest, Matching) {
   EXPECT_FALSE(Matches(certificate, query({S(CKA_MODULUS, "n")}), {}));
   AttributeSet key = *NewObject(AesKey(), Origin::kCreate, false);
   EXPECT_FALSE(Matches(key, query({S(CKA_VALUE, std::string(16, 'k'))}), SecretTypes(key)));
+}
+
+// Templates hold plain values: a list inside a list is refused wherever a
+// template arrives (creation, change, search), vendor attributes included.
+TEST(ObjectTemplatesTest, TemplatesDoNotNest) {
+  const hsm::v1::Attribute flat = L(CKA_UNWRAP_TEMPLATE, {B(CKA_SENSITIVE, true), U(CKA_CLASS, CKO_SECRET_KEY)});
+  ASSERT_TRUE(NewObject(AesKey({flat}), Origin::kCreate, false).ok());
+  const hsm::v1::Attribute nested = L(CKA_UNWRAP_TEMPLATE, {L(CKA_WRAP_TEMPLATE, {B(CKA_SENSITIVE, true)})});
+  EXPECT_EQ(RvOf(NewObject(AesKey({nested}), Origin::kCreate, false).status()), CKR_ATTRIBUTE_VALUE_INVALID);
+  const hsm::v1::Attribute vendor = L(CKA_VENDOR_DEFINED | 1, {L(CKA_VENDOR_DEFINED | 2, {})});
+  EXPECT_EQ(RvOf(NewObject(AesKey({vendor}), Origin::kCreate, false).status()), CKR_ATTRIBUTE_VALUE_INVALID);
+  AttributeSet key = *NewObject(AesKey(), Origin::kCreate, false);
+  EXPECT_EQ(RvOf(ApplyChanges(key, T({nested}), false, false)), CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_EQ(RvOf(ToAttributeSet(T({nested})).status()), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
+TEST(ObjectTemplatesTest, WrapTemplateSaysWhichKeysMayBeWrapped) {
+  AttributeSet key = *NewObject(AesKey({S(CKA_LABEL, "session"), B(CKA_EXTRACTABLE, true)}), Origin::kCreate, false);
+  auto wrapper = [](std::initializer_list<hsm::v1::Attribute> wanted) {
+    return *NewObject(AesKey({L(CKA_WRAP_TEMPLATE, wanted)}), Origin::kCreate, false);
+  };
+  EXPECT_TRUE(CheckWrapTemplate(*NewObject(AesKey(), Origin::kCreate, false), key).ok());
+  EXPECT_TRUE(CheckWrapTemplate(wrapper({}), key).ok());
+  EXPECT_TRUE(CheckWrapTemplate(wrapper({S(CKA_LABEL, "session"), U(CKA_KEY_TYPE, CKK_AES)}), key).ok());
+  EXPECT_EQ(RvOf(CheckWrapTemplate(wrapper({S(CKA_LABEL, "other")}), key)), CKR_KEY_NOT_WRAPPABLE);
+  EXPECT_EQ(RvOf(CheckWrapTemplate(wrapper({S(CKA_MODULUS, "n")}), key)), CKR_KEY_NOT_WRAPPABLE);
+  // Key material never matches: a wrap template must not be a way to test it.
+  EXPECT_EQ(RvOf(CheckWrapTemplate(wrapper({S(CKA_VALUE, std::string(16, 'k'))}), key)), CKR_KEY_NOT_WRAPPABLE);
+  EXPECT_EQ(RvOf(CheckWrapTemplate(wrapper({S(CKA_LABEL, "session"), S(CKA_LABEL, "other")}), key)),
+            CKR_KEY_NOT_WRAPPABLE);
+}
+
+TEST(ObjectTemplatesTest, UnwrapTemplateJoinsTheCallersTemplate) {
+  const AttributeSet unwrapper = *NewObject(
+      AesKey({L(CKA_UNWRAP_TEMPLATE, {B(CKA_EXTRACTABLE, false), U(CKA_CLASS, CKO_SECRET_KEY)})}), Origin::kCreate,
+      false);
+  const Template asked = T({U(CKA_CLASS, CKO_SECRET_KEY), U(CKA_KEY_TYPE, CKK_AES), S(CKA_LABEL, "unwrapped")});
+  absl::StatusOr<Template> joined = WithUnwrapTemplate(unwrapper, asked);
+  ASSERT_TRUE(joined.ok());
+  AttributeSet set = *ToAttributeSet(*joined);
+  EXPECT_EQ(set.size(), 4u);
+  EXPECT_FALSE(BoolOf(set, CKA_EXTRACTABLE, true));
+  EXPECT_EQ(*BytesOf(set, CKA_LABEL), "unwrapped");
+  Template contrary = asked;
+  *contrary.Add() = B(CKA_EXTRACTABLE, true);
+  EXPECT_EQ(RvOf(WithUnwrapTemplate(unwrapper, contrary).status()), CKR_TEMPLATE_INCONSISTENT);
+  const AttributeSet plain = *NewObject(AesKey(), Origin::kCreate, false);
+  EXPECT_EQ(WithUnwrapTemplate(plain, asked)->size(), asked.size());
 }
 
 }  // namespace

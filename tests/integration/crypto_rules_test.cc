@@ -3,6 +3,8 @@
 // lengths, bad signatures, the operation life cycle (PKCS #11 2.40 section
 // 5.2: active, not initialized, ended by an error), wrapping protections, and
 // private keys that vanish with the login.
+#include <vector>
+
 #include "tests/integration/crypto_support.h"
 
 namespace hsm::testing {
@@ -280,6 +282,82 @@ TEST_F(RulesTest, OnlyExtractableKeysAreWrapped) {
   lock.Bool(CKA_EXTRACTABLE, false);
   ASSERT_THAT(f_->C_SetAttributeValue(session_, once, lock.data(), lock.size()), RvIs(CKR_OK));
   EXPECT_THAT(f_->C_WrapKey(session_, &key_wrap, kek, once, nullptr, &length), RvIs(CKR_KEY_UNEXTRACTABLE));
+}
+
+// CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE (PKCS #11 2.40 section 5.13): a
+// wrapping key wraps only keys that match its wrap template, and a key
+// unwrapped with an unwrapping key gets that key's unwrap template.
+TEST_F(RulesTest, WrapAndUnwrapTemplatesAreEnforced) {
+  Tmpl wrappable;
+  wrappable.Ulong(CKA_KEY_TYPE, CKK_AES).Bytes(CKA_LABEL, "escrow");
+  Tmpl imposed;
+  imposed.Bool(CKA_EXTRACTABLE, false).Bool(CKA_ENCRYPT, false);
+  const CK_OBJECT_HANDLE kek = ImportSecret(CKK_AES, std::string(16, 'w'),
+                                            Tmpl()
+                                                .Bool(CKA_WRAP, true)
+                                                .Bool(CKA_UNWRAP, true)
+                                                .Array(CKA_WRAP_TEMPLATE, wrappable)
+                                                .Array(CKA_UNWRAP_TEMPLATE, imposed));
+
+  // The template reads back as the array it was given.
+  CK_ULONG type = 0;
+  char label[16] = {};
+  CK_ATTRIBUTE entries[2] = {{0, &type, sizeof(type)}, {0, label, sizeof(label)}};
+  CK_ATTRIBUTE read = {CKA_WRAP_TEMPLATE, entries, sizeof(entries)};
+  ASSERT_THAT(f_->C_GetAttributeValue(session_, kek, &read, 1), RvIs(CKR_OK));
+  EXPECT_EQ(read.ulValueLen, 2 * sizeof(CK_ATTRIBUTE));
+  EXPECT_EQ(entries[0].type, static_cast<CK_ATTRIBUTE_TYPE>(CKA_KEY_TYPE));
+  EXPECT_EQ(type, static_cast<CK_ULONG>(CKK_AES));
+  EXPECT_EQ(std::string(label, entries[1].ulValueLen), "escrow");
+
+  CK_MECHANISM key_wrap = Mech(CKM_AES_KEY_WRAP);
+  const CK_OBJECT_HANDLE escrow =
+      ImportSecret(CKK_AES, std::string(16, 'e'), Tmpl().Bool(CKA_EXTRACTABLE, true).Bytes(CKA_LABEL, "escrow"));
+  const CK_OBJECT_HANDLE other =
+      ImportSecret(CKK_AES, std::string(16, 'o'), Tmpl().Bool(CKA_EXTRACTABLE, true).Bytes(CKA_LABEL, "other"));
+  const std::string wrapped = Wrap(key_wrap, kek, escrow);
+  EXPECT_EQ(wrapped.size(), 24u);
+  CK_ULONG length = 0;
+  EXPECT_THAT(f_->C_WrapKey(session_, &key_wrap, kek, other, nullptr, &length), RvIs(CKR_KEY_NOT_WRAPPABLE));
+  Tmpl relabel;
+  relabel.Bytes(CKA_LABEL, "escrow");
+  ASSERT_THAT(f_->C_SetAttributeValue(session_, other, relabel.data(), relabel.size()), RvIs(CKR_OK));
+  EXPECT_EQ(Wrap(key_wrap, kek, other).size(), 24u);
+
+  // A template that asks for what the unwrap template forbids is refused.
+  Tmpl asked;
+  asked.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bool(CKA_EXTRACTABLE, true);
+  CK_OBJECT_HANDLE unwrapped = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_UnwrapKey(session_, &key_wrap, kek, In(wrapped), wrapped.size(), asked.data(), asked.size(),
+                              &unwrapped),
+              RvIs(CKR_TEMPLATE_INCONSISTENT));
+  Tmpl plain;
+  plain.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bool(CKA_DECRYPT, true);
+  ASSERT_THAT(f_->C_UnwrapKey(session_, &key_wrap, kek, In(wrapped), wrapped.size(), plain.data(), plain.size(),
+                              &unwrapped),
+              RvIs(CKR_OK));
+  EXPECT_FALSE(Bool(unwrapped, CKA_EXTRACTABLE));
+  EXPECT_FALSE(Bool(unwrapped, CKA_ENCRYPT));
+  EXPECT_TRUE(Bool(unwrapped, CKA_DECRYPT));
+  CK_MECHANISM ecb = Mech(CKM_AES_ECB);
+  EXPECT_THAT(f_->C_EncryptInit(session_, &ecb, unwrapped), RvIs(CKR_KEY_FUNCTION_NOT_PERMITTED));
+  // The unwrapped key is the escrowed one.
+  const std::string block(16, 'b');
+  EXPECT_EQ(Decrypt(ecb, unwrapped, Encrypt(ecb, escrow, block)), block);
+}
+
+// Templates do not nest: an array inside an array is refused, and one that
+// contains itself does not send the library round in circles.
+TEST_F(RulesTest, TemplatesInsideTemplatesAreInvalid) {
+  CK_ATTRIBUTE self[1];
+  self[0] = {CKA_WRAP_TEMPLATE, self, sizeof(self)};
+  Tmpl key;
+  key.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bytes(CKA_VALUE, std::string(16, 'k'));
+  std::vector<CK_ATTRIBUTE> with_self(key.data(), key.data() + key.size());
+  with_self.push_back(self[0]);
+  CK_OBJECT_HANDLE object = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_CreateObject(session_, with_self.data(), with_self.size(), &object),
+              RvIs(CKR_ATTRIBUTE_VALUE_INVALID));
 }
 
 // hsmd keeps used token keys parsed in memory; a change or a destruction must

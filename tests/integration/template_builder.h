@@ -21,6 +21,11 @@ class Tmpl {
     return Add(type, &b, sizeof(b));
   }
   Tmpl& Bytes(CK_ATTRIBUTE_TYPE type, const std::string& value) { return Add(type, value.data(), value.size()); }
+  // An attribute array (CKA_WRAP_TEMPLATE ...) of `entries`, which must
+  // outlive this template and not change: the array points into it.
+  Tmpl& Array(CK_ATTRIBUTE_TYPE type, Tmpl& entries) {
+    return Add(type, entries.data(), entries.size() * sizeof(CK_ATTRIBUTE));
+  }
   CK_ATTRIBUTE_PTR data() {
     attributes_.clear();
     for (size_t i = 0; i < types_.size(); ++i) {
