@@ -82,6 +82,8 @@ class Application {
   // token logs the token out.
   void CloseSession(uint64_t session_id);
   void CloseAllSessions(uint64_t slot_id);
+  // How many sessions this application has open, on all its slots.
+  size_t session_count() const { return sessions_.size(); }
   // Counts of this application's sessions on `slot_id`.
   size_t SessionCount(uint64_t slot_id) const;
   size_t ReadWriteSessionCount(uint64_t slot_id) const;

@@ -38,6 +38,11 @@ struct HsmOptions {
   // (AES-GCM ciphertext until C_DecryptFinal, outputs kept for a retry with a
   // larger buffer: session_operations.h); beyond it, CKR_DEVICE_MEMORY.
   uint64_t max_operation_bytes = uint64_t{64} << 20;
+  // Sessions one application may have open at once, on all its slots
+  // (CK_TOKEN_INFO.ulMaxSessionCount); beyond it, CKR_SESSION_COUNT. Each
+  // session costs hsmd memory, so even a tenant without a session quota
+  // cannot open sessions until hsmd runs out. 0: no limit.
+  uint64_t max_sessions_per_application = 16384;
 };
 
 uint64_t NewInstanceId();

@@ -37,6 +37,10 @@ absl::Status Hsm::OpenSession(Application& app, const v1::OpenSessionRequest& re
   if (!read_write && app.login(request.slot_id()) == LoginState::kSecurityOfficer) {
     return RvError(CKR_SESSION_READ_WRITE_SO_EXISTS);
   }
+  const uint64_t limit = options_.max_sessions_per_application;
+  if (limit != 0 && app.session_count() >= limit) {
+    return RvError(CKR_SESSION_COUNT, "the application's session limit");
+  }
   reply->set_session(app.OpenSession(request.slot_id(), read_write).id);
   return absl::OkStatus();
 }

@@ -95,8 +95,9 @@ absl::Status Hsm::GetTokenInfo(Application& app, const v1::SlotRequest& request,
     info->set_session_count(app.SessionCount(request.slot_id()));
     info->set_rw_session_count(app.ReadWriteSessionCount(request.slot_id()));
   }
-  info->set_max_session_count(CK_EFFECTIVELY_INFINITE);
-  info->set_max_rw_session_count(CK_EFFECTIVELY_INFINITE);
+  const uint64_t session_limit = options_.max_sessions_per_application;
+  info->set_max_session_count(session_limit != 0 ? session_limit : CK_EFFECTIVELY_INFINITE);
+  info->set_max_rw_session_count(session_limit != 0 ? session_limit : CK_EFFECTIVELY_INFINITE);
   info->set_max_pin_len(options_.max_pin_len);
   info->set_min_pin_len(options_.min_pin_len);
   info->set_total_public_memory(CK_UNAVAILABLE_INFORMATION);

@@ -63,6 +63,9 @@ ABSL_FLAG(uint64_t, max_operation_bytes, uint64_t{64} << 20,
           "memory one application's operations may keep between calls together, in bytes: AES-GCM "
           "ciphertext until C_DecryptFinal, outputs kept for a retry with a larger buffer "
           "(CKR_DEVICE_MEMORY beyond)");
+ABSL_FLAG(uint64_t, max_sessions_per_application, 16384,
+          "sessions one application may have open at once, on all its slots (CK_TOKEN_INFO."
+          "ulMaxSessionCount; CKR_SESSION_COUNT beyond); 0: no limit");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
           "PIN checks, LMDB writes; a PIN check or RSA key generation that finds every one busy starts one "
@@ -220,6 +223,7 @@ int Run() {
   options.max_pin_failures = std::max<uint64_t>(1, absl::GetFlag(FLAGS_max_pin_failures));
   options.max_session_object_bytes = absl::GetFlag(FLAGS_max_session_object_bytes);
   options.max_operation_bytes = absl::GetFlag(FLAGS_max_operation_bytes);
+  options.max_sessions_per_application = absl::GetFlag(FLAGS_max_sessions_per_application);
   CallerResolver caller_of;
   if (tls) {
     absl::StatusOr<TenantMap> map = TenantMap::Load(absl::GetFlag(FLAGS_tenants));

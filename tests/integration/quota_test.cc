@@ -111,5 +111,35 @@ TEST_F(QuotaTest, ApplicationsStopAtTheLimit) {
   EXPECT_THAT(Audit(), ::testing::HasSubstr("\"operation\":\"C_Initialize\",\"result\":\"0x00000031\""));
 }
 
+// Without any tenant quota, one application still cannot open sessions until
+// hsmd's memory runs out: --max_sessions_per_application bounds it, and
+// CK_TOKEN_INFO says so. Other applications have their own allowance.
+class SessionLimitTest : public QuotaTest {
+ protected:
+  HsmdProcess::Options Options() override {
+    HsmdProcess::Options options;
+    options.extra_flags = {"--max_sessions_per_application=3"};
+    return options;
+  }
+};
+
+TEST_F(SessionLimitTest, OneApplicationsSessionsStopAtTheLimit) {
+  CK_TOKEN_INFO info;
+  ASSERT_THAT(f_->C_GetTokenInfo(slot(), &info), RvIs(CKR_OK));
+  EXPECT_EQ(info.ulMaxSessionCount, 3u);
+  EXPECT_EQ(info.ulMaxRwSessionCount, 3u);
+  CK_SESSION_HANDLE sessions[3] = {Open(), Open(), Open()};
+  CK_SESSION_HANDLE refused = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION, nullptr, nullptr, &refused), RvIs(CKR_SESSION_COUNT));
+  EXPECT_EQ(RunSessionHolder(*hsmd_), 0) << "another application's C_OpenSession was refused";
+  CK_BYTE random[8];
+  EXPECT_THAT(f_->C_GenerateRandom(sessions[0], random, sizeof(random)), RvIs(CKR_OK));  // nothing harmed
+  ASSERT_THAT(f_->C_CloseSession(sessions[1]), RvIs(CKR_OK));
+  CK_SESSION_HANDLE again = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &again),
+              RvIs(CKR_OK));
+  EXPECT_THAT(f_->C_GenerateRandom(again, random, sizeof(random)), RvIs(CKR_OK));
+}
+
 }  // namespace
 }  // namespace hsm::testing
