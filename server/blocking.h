@@ -30,7 +30,7 @@ void AboutToBlock();
 void SetBlockingHook(const BlockingHook* hook);
 
 // The current call will take long, up to seconds (RSA key generation, an
-// imported RSA key's checks): if no other thread can take over polling, the
+// imported RSA key's checks, a search through thousands of objects): if no other thread can take over polling, the
 // server starts one (server/rpc_server.h). Nothing outside an RPC thread.
 void LongCall();
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "server/audit_note.h"
+#include "server/blocking.h"
 #include "server/hsm.h"
 #include "server/key_import.h"
 #include "server/object_templates.h"
@@ -222,7 +223,9 @@ absl::Status Hsm::FindObjectsInit(Application& app, const v1::FindObjectsInitReq
         objects_->Find(TokenOf(app, session), *query,
                        [&](const AttributeSet& plain, const std::set<uint64_t>& sealed) {
                          return Visible(plain, login) && Matches(plain, *query, sealed);
-                       }));
+                       },
+                       // Other clients' calls must not wait for the rest of it.
+                       [] { LongCall(); }));
     std::lock_guard<std::mutex> lock(app.mutex());
     for (uint64_t handle : app.SessionObjectsOn(session.slot_id)) {
       const AttributeSet& object = app.FindSessionObject(handle)->attributes;

@@ -68,8 +68,8 @@ ABSL_FLAG(uint64_t, max_sessions_per_application, 16384,
           "ulMaxSessionCount; CKR_SESSION_COUNT beyond); 0: no limit");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
-          "PIN checks, LMDB writes; a PIN check or RSA key generation that finds every one busy starts one "
-          "more); at least 2");
+          "PIN checks, LMDB writes; a PIN check, RSA key generation or long search that finds every one busy "
+          "starts one more); at least 2");
 ABSL_FLAG(int64_t, poll_spin_us, 100,
           "after a call, poll this many microseconds without sleeping before waiting for the next "
           "(saves a thread wake-up per call of a busy client; 0 turns it off)");

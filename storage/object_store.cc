@@ -283,7 +283,8 @@ absl::StatusOr<std::optional<AttributeSet>> ObjectStore::Load(TokenRef token, ui
 }
 
 absl::StatusOr<std::vector<uint64_t>> ObjectStore::Find(TokenRef token, const AttributeSet& query,
-                                                        const Matcher& match) {
+                                                        const Matcher& match,
+                                                        const std::function<void()>& on_long_search) {
   std::vector<uint64_t> ids;
   absl::Status status = env_->Read([&](Txn& txn) -> absl::Status {
     // Candidates: the most selective index the query names, or every object.
@@ -304,7 +305,9 @@ absl::StatusOr<std::vector<uint64_t>> ObjectStore::Find(TokenRef token, const At
     StoredObject stored;
     AttributeSet plain;
     std::set<uint64_t> sealed;
+    size_t considered = 0;
     auto consider = [&](std::string_view bytes) -> absl::Status {
+      if (++considered == kLongSearchObjects && on_long_search) on_long_search();
       stored.Clear();
       plain.clear();
       sealed.clear();

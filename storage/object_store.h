@@ -57,9 +57,13 @@ class ObjectStore {
   // The ids of the objects for which `match` holds, in id order. `match` sees
   // the plain attributes and the types of the sealed ones (never their
   // values). Only objects that share the query's most selective indexed
-  // attribute are looked at.
+  // attribute are looked at. A search that looks at more than
+  // kLongSearchObjects (one by class alone, say) takes milliseconds to
+  // seconds: `on_long_search`, if given, hears of it once, when it gets there.
   using Matcher = std::function<bool(const AttributeSet& plain, const std::set<uint64_t>& sealed)>;
-  absl::StatusOr<std::vector<uint64_t>> Find(TokenRef token, const AttributeSet& query, const Matcher& match);
+  static constexpr size_t kLongSearchObjects = 1000;
+  absl::StatusOr<std::vector<uint64_t>> Find(TokenRef token, const AttributeSet& query, const Matcher& match,
+                                             const std::function<void()>& on_long_search = nullptr);
 
   absl::StatusOr<size_t> Count(TokenRef token);
   // The number of token objects of a tenant, kept up to date by every change

@@ -109,6 +109,27 @@ TEST_F(ObjectStoreTest, FindUsesIndexesAndMatchesExactly) {
   EXPECT_EQ(all->size(), 50u);
 }
 
+// A search that reads many objects says so once, whether an index gave them
+// (all of one class) or none did; a narrow one says nothing.
+TEST_F(ObjectStoreTest, LongSearchesSaySo) {
+  for (size_t i = 0; i <= ObjectStore::kLongSearchObjects; ++i) {
+    ASSERT_TRUE(
+        store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_DATA), MakeBytes(CKA_LABEL, std::to_string(i))}), {})
+            .ok());
+  }
+  int told = 0;
+  auto count = [&] { ++told; };
+  const AttributeSet by_label = Set({MakeBytes(CKA_LABEL, "7")});
+  EXPECT_EQ(store_->Find(token_, by_label, Matching(by_label), count)->size(), 1u);
+  EXPECT_EQ(told, 0);
+  const AttributeSet by_class = Set({MakeUlong(CKA_CLASS, CKO_DATA)});
+  EXPECT_EQ(store_->Find(token_, by_class, Matching(by_class), count)->size(), ObjectStore::kLongSearchObjects + 1);
+  EXPECT_EQ(told, 1);
+  const AttributeSet unindexed = Set({MakeBool(CKA_TOKEN, true)});
+  EXPECT_TRUE(store_->Find(token_, unindexed, Matching(unindexed), count)->empty());
+  EXPECT_EQ(told, 2);
+}
+
 TEST_F(ObjectStoreTest, IssuerAndSerialTogether) {
   store_->Create(token_, Set({MakeBytes(CKA_ISSUER, "CA"), MakeBytes(CKA_SERIAL_NUMBER, "\x02\x01\x05")}), {})
       .IgnoreError();

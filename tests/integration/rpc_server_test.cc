@@ -113,6 +113,49 @@ TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreRsaKeyGenerationsRunThanThread
   EXPECT_GE(served, 20) << "C_GenerateRandom waited while every RPC thread generated an RSA key";
 }
 
+// Searches the indexes cannot narrow read every object they might match: by
+// class alone among 10,000 objects of 200 attributes, about 0.1 s.
+// Past ObjectStore::kLongSearchObjects a search says it is long (LongCall).
+TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreLongSearchesRunThanThreads) {
+  constexpr int kObjects = 10000;
+  CK_SESSION_HANDLE writer = CK_INVALID_HANDLE;
+  ASSERT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &writer),
+              RvIs(CKR_OK));
+  CK_OBJECT_CLASS data = CKO_DATA;
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  std::vector<CK_ATTRIBUTE> object = {{CKA_CLASS, &data, sizeof data},
+                                      {CKA_TOKEN, &yes, sizeof yes},
+                                      {CKA_PRIVATE, &no, sizeof no}};
+  std::vector<CK_ULONG> values(200);
+  for (CK_ULONG i = 0; i < values.size(); ++i) {
+    values[i] = i;
+    object.push_back({CKA_VENDOR_DEFINED | (0x100 + i), &values[i], sizeof values[i]});
+  }
+  for (int i = 0; i < kObjects; ++i) {
+    CK_OBJECT_HANDLE handle;
+    ASSERT_THAT(f_->C_CreateObject(writer, object.data(), object.size(), &handle), RvIs(CKR_OK));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const int served = RandomCallsDuringThreeLongCalls(
+      f_, [this] { return Open(); },
+      [this, &data](CK_SESSION_HANDLE session) {
+        CK_ATTRIBUTE by_class = {CKA_CLASS, &data, sizeof data};
+        CK_RV rv = f_->C_FindObjectsInit(session, &by_class, 1);
+        if (rv != CKR_OK) return rv;
+        std::vector<CK_OBJECT_HANDLE> found(kObjects + 1);
+        CK_ULONG count = 0;
+        rv = f_->C_FindObjects(session, found.data(), found.size(), &count);
+        if (rv == CKR_OK && count != kObjects) rv = CKR_GENERAL_ERROR;
+        CK_RV final_rv = f_->C_FindObjectsFinal(session);
+        return rv != CKR_OK ? rv : final_rv;
+      },
+      CKR_OK);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  std::printf("three searches by class among %d objects: %lld ms, %d quick calls served meanwhile\n", kObjects,
+              static_cast<long long>(took.count()), served);
+  EXPECT_GE(served, 20) << "C_GenerateRandom waited while every RPC thread searched";
+}
+
 class SlowSignatureTest : public FreshHsmdTest {
  protected:
   HsmdProcess::Options Options() override {
