@@ -35,6 +35,7 @@ Session& Application::OpenSession(uint64_t slot_id, bool read_write) {
   session->operations = std::make_shared<SessionOperations>(operation_memory_);
   Session& result = *session;
   sessions_[result.id] = std::move(session);
+  tenant_sessions_->fetch_add(1, std::memory_order_relaxed);
   return result;
 }
 
@@ -48,6 +49,7 @@ void Application::CloseSession(uint64_t session_id) {
   if (it == sessions_.end()) return;
   uint64_t slot_id = it->second->slot_id;
   sessions_.erase(it);
+  tenant_sessions_->fetch_sub(1, std::memory_order_relaxed);
   for (auto object = session_objects_.begin(); object != session_objects_.end();) {
     object = object->second.session_id == session_id ? EraseSessionObject(object) : std::next(object);
   }
@@ -55,9 +57,11 @@ void Application::CloseSession(uint64_t session_id) {
 }
 
 void Application::CloseAllSessions(uint64_t slot_id) {
+  const size_t before = sessions_.size();
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     it = it->second->slot_id == slot_id ? sessions_.erase(it) : std::next(it);
   }
+  tenant_sessions_->fetch_sub(before - sessions_.size(), std::memory_order_relaxed);
   for (auto object = session_objects_.begin(); object != session_objects_.end();) {
     object = object->second.slot_id == slot_id ? EraseSessionObject(object) : std::next(object);
   }

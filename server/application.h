@@ -57,10 +57,20 @@ struct Session {
 
 class Application {
  public:
-  Application(uint64_t id, uint64_t tenant_id, std::vector<uint64_t> slot_ids, std::string peer)
-      : id_(id), tenant_id_(tenant_id), slot_ids_(std::move(slot_ids)), peer_(std::move(peer)) {
+  // `tenant_sessions` counts the open sessions of all the tenant's
+  // applications (ApplicationRegistry gives each the tenant's counter).
+  Application(uint64_t id, uint64_t tenant_id, std::vector<uint64_t> slot_ids, std::string peer,
+              std::shared_ptr<std::atomic<uint64_t>> tenant_sessions = std::make_shared<std::atomic<uint64_t>>(0))
+      : id_(id),
+        tenant_id_(tenant_id),
+        slot_ids_(std::move(slot_ids)),
+        peer_(std::move(peer)),
+        tenant_sessions_(std::move(tenant_sessions)) {
     Touch();
   }
+  ~Application() { tenant_sessions_->fetch_sub(sessions_.size(), std::memory_order_relaxed); }
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
 
   uint64_t id() const { return id_; }
   uint64_t tenant_id() const { return tenant_id_; }
@@ -84,6 +94,8 @@ class Application {
   void CloseAllSessions(uint64_t slot_id);
   // How many sessions this application has open, on all its slots.
   size_t session_count() const { return sessions_.size(); }
+  // How many all the tenant's applications have open (not under mutex()).
+  uint64_t tenant_session_count() const { return tenant_sessions_->load(std::memory_order_relaxed); }
   // Counts of this application's sessions on `slot_id`.
   size_t SessionCount(uint64_t slot_id) const;
   size_t ReadWriteSessionCount(uint64_t slot_id) const;
@@ -119,6 +131,7 @@ class Application {
   const std::vector<uint64_t> slot_ids_;
   const std::string peer_;
   std::atomic<int64_t> last_seen_ns_{0};
+  const std::shared_ptr<std::atomic<uint64_t>> tenant_sessions_;
 
   std::mutex mutex_;
   uint64_t next_session_id_ = 1;  // 0 is never a valid handle

@@ -39,7 +39,9 @@ std::shared_ptr<Application> ApplicationRegistry::Register(uint64_t tenant_id,
   do {
     id = RandomId();
   } while (apps_.count(id) != 0);
-  auto app = std::make_shared<Application>(id, tenant_id, std::move(slot_ids), std::move(peer));
+  std::shared_ptr<std::atomic<uint64_t>>& sessions = tenant_sessions_[tenant_id];
+  if (sessions == nullptr) sessions = std::make_shared<std::atomic<uint64_t>>(0);
+  auto app = std::make_shared<Application>(id, tenant_id, std::move(slot_ids), std::move(peer), sessions);
   apps_[id] = app;
   return app;
 }

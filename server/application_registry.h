@@ -4,6 +4,7 @@
 #ifndef HSM_SERVER_APPLICATION_REGISTRY_H_
 #define HSM_SERVER_APPLICATION_REGISTRY_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -45,6 +46,8 @@ class ApplicationRegistry {
   const absl::Duration idle_timeout_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, std::shared_ptr<Application>> apps_;
+  // Open sessions per tenant, shared by the tenant's applications.
+  std::unordered_map<uint64_t, std::shared_ptr<std::atomic<uint64_t>>> tenant_sessions_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread reaper_;

@@ -1,5 +1,6 @@
 #include "server/application.h"
 
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -112,6 +113,52 @@ TEST(ApplicationRegistryTest, FindsOnlyWithinTheTenant) {
   EXPECT_EQ(registry.Find(app->id(), 8), nullptr);
   registry.Remove(app->id());
   EXPECT_EQ(registry.Find(app->id(), 7), nullptr);
+}
+
+// A tenant's applications count their sessions together, however they end:
+// closed one by one, all on a slot, or with the application.
+TEST(ApplicationRegistryTest, ATenantsApplicationsCountTheirSessionsTogether) {
+  ApplicationRegistry registry(absl::Seconds(30));
+  auto first = registry.Register(7, {1, 2}, "first");
+  auto second = registry.Register(7, {1}, "second");
+  auto other_tenant = registry.Register(8, {1}, "other");
+  uint64_t closed = 0;
+  {
+    std::lock_guard<std::mutex> lock(first->mutex());
+    closed = first->OpenSession(1, true).id;
+    first->OpenSession(2, false);
+    first->OpenSession(2, true);
+  }
+  {
+    std::lock_guard<std::mutex> lock(second->mutex());
+    second->OpenSession(1, false);
+  }
+  {
+    std::lock_guard<std::mutex> lock(other_tenant->mutex());
+    other_tenant->OpenSession(1, false);
+  }
+  EXPECT_EQ(first->tenant_session_count(), 4u);
+  EXPECT_EQ(second->tenant_session_count(), 4u);
+  EXPECT_EQ(other_tenant->tenant_session_count(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(first->mutex());
+    first->CloseSession(closed);
+    first->CloseSession(closed);  // no longer open: counts nothing
+  }
+  EXPECT_EQ(second->tenant_session_count(), 3u);
+  {
+    std::lock_guard<std::mutex> lock(first->mutex());
+    first->CloseAllSessions(2);
+  }
+  EXPECT_EQ(second->tenant_session_count(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(first->mutex());
+    first->OpenSession(1, true);
+  }
+  registry.Remove(first->id());
+  first.reset();  // the application's last reference: its sessions go with it
+  EXPECT_EQ(second->tenant_session_count(), 1u);
+  EXPECT_EQ(registry.Register(7, {1}, "later")->tenant_session_count(), 1u);
 }
 
 TEST(ApplicationRegistryTest, DropsIdleApplications) {

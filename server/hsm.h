@@ -43,6 +43,11 @@ struct HsmOptions {
   // session costs hsmd memory, so even a tenant without a session quota
   // cannot open sessions until hsmd runs out. 0: no limit.
   uint64_t max_sessions_per_application = 16384;
+  // Sessions all of one tenant's applications may have open at once when the
+  // tenant has no session quota of its own (hsmctl tenant quota); beyond it,
+  // CKR_SESSION_COUNT. Applications come and go without limit otherwise, so
+  // this is what bounds the memory a tenant's sessions hold. 0: no limit.
+  uint64_t max_sessions_per_tenant = 65536;
 };
 
 uint64_t NewInstanceId();
@@ -166,7 +171,7 @@ class Hsm {
   // Quotas (hsm_quotas.cc): CKR_SESSION_COUNT or CKR_DEVICE_MEMORY when the
   // tenant is at its limit.
   absl::Status CheckApplicationQuota(uint64_t tenant_id);
-  absl::Status CheckSessionQuota(uint64_t tenant_id);
+  absl::Status CheckSessionQuota(const Application& app);
   // Whether the tenant's sessions are limited (true if that cannot be read).
   bool HasSessionQuota(uint64_t tenant_id);
   absl::Status CheckObjectQuota(uint64_t tenant_id);

@@ -1,5 +1,6 @@
 // Tenant quotas: how many applications, sessions and token objects a tenant
-// may have at once (0: no limit). A refusal harms nothing already stored.
+// may have at once (0: no limit; for sessions, --max_sessions_per_tenant). A
+// refusal harms nothing already stored.
 #include "server/hsm.h"
 #include "server/rv.h"
 
@@ -20,15 +21,13 @@ bool Hsm::HasSessionQuota(uint64_t tenant_id) {
   return !tenant.ok() || !tenant->has_value() || (*tenant)->max_sessions() != 0;
 }
 
-absl::Status Hsm::CheckSessionQuota(uint64_t tenant_id) {
-  HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
-  if (!tenant.has_value() || tenant->max_sessions() == 0) return absl::OkStatus();
-  uint64_t sessions = 0;
-  apps_->ForEach(tenant_id, [&](Application& app) {
-    std::lock_guard<std::mutex> lock(app.mutex());
-    for (uint64_t slot_id : app.slot_ids()) sessions += app.SessionCount(slot_id);
-  });
-  if (sessions >= tenant->max_sessions()) return RvError(CKR_SESSION_COUNT, "session quota");
+absl::Status Hsm::CheckSessionQuota(const Application& app) {
+  HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(app.tenant_id()));
+  // Without a quota of its own, a tenant still may not open sessions until
+  // hsmd's memory runs out.
+  const uint64_t limit = tenant.has_value() && tenant->max_sessions() != 0 ? tenant->max_sessions()
+                                                                           : options_.max_sessions_per_tenant;
+  if (limit != 0 && app.tenant_session_count() >= limit) return RvError(CKR_SESSION_COUNT, "session quota");
   return absl::OkStatus();
 }
 

@@ -31,7 +31,7 @@ absl::Status Hsm::OpenSession(Application& app, const v1::OpenSessionRequest& re
     return RvError(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
   }
   if (!token.initialized()) return RvError(CKR_TOKEN_NOT_RECOGNIZED);
-  HSM_RETURN_IF_ERROR(CheckSessionQuota(app.tenant_id()));
+  HSM_RETURN_IF_ERROR(CheckSessionQuota(app));
   const bool read_write = (request.flags() & CKF_RW_SESSION) != 0;
   std::lock_guard<std::mutex> lock(app.mutex());
   if (!read_write && app.login(request.slot_id()) == LoginState::kSecurityOfficer) {

@@ -66,6 +66,9 @@ ABSL_FLAG(uint64_t, max_operation_bytes, uint64_t{64} << 20,
 ABSL_FLAG(uint64_t, max_sessions_per_application, 16384,
           "sessions one application may have open at once, on all its slots (CK_TOKEN_INFO."
           "ulMaxSessionCount; CKR_SESSION_COUNT beyond); 0: no limit");
+ABSL_FLAG(uint64_t, max_sessions_per_tenant, 65536,
+          "sessions all of a tenant's applications may have open at once, for tenants without a session "
+          "quota of their own (CKR_SESSION_COUNT beyond); 0: no limit");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
           "PIN checks, LMDB writes; a PIN check, RSA key generation or long search that finds every one busy "
@@ -224,6 +227,7 @@ int Run() {
   options.max_session_object_bytes = absl::GetFlag(FLAGS_max_session_object_bytes);
   options.max_operation_bytes = absl::GetFlag(FLAGS_max_operation_bytes);
   options.max_sessions_per_application = absl::GetFlag(FLAGS_max_sessions_per_application);
+  options.max_sessions_per_tenant = absl::GetFlag(FLAGS_max_sessions_per_tenant);
   CallerResolver caller_of;
   if (tls) {
     absl::StatusOr<TenantMap> map = TenantMap::Load(absl::GetFlag(FLAGS_tenants));

@@ -141,5 +141,33 @@ TEST_F(SessionLimitTest, OneApplicationsSessionsStopAtTheLimit) {
   EXPECT_THAT(f_->C_GenerateRandom(again, random, sizeof(random)), RvIs(CKR_OK));
 }
 
+// A tenant without a session quota of its own is still bounded, across all
+// its applications, by --max_sessions_per_tenant; a quota replaces it.
+class TenantSessionLimitTest : public QuotaTest {
+ protected:
+  HsmdProcess::Options Options() override {
+    HsmdProcess::Options options;
+    options.extra_flags = {"--max_sessions_per_tenant=3", "--max_sessions_per_application=0"};
+    return options;
+  }
+};
+
+TEST_F(TenantSessionLimitTest, ATenantsApplicationsShareTheDefaultLimit) {
+  CK_TOKEN_INFO info;
+  ASSERT_THAT(f_->C_GetTokenInfo(slot(), &info), RvIs(CKR_OK));
+  EXPECT_EQ(info.ulMaxSessionCount, static_cast<CK_ULONG>(CK_EFFECTIVELY_INFINITE));
+  // Another application holds a session (it exits without C_Finalize, so
+  // hsmd keeps it until --app_timeout).
+  ASSERT_EQ(RunSessionHolder(*hsmd_), 0);
+  CK_SESSION_HANDLE first = Open(), second = Open(), refused = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION, nullptr, nullptr, &refused), RvIs(CKR_SESSION_COUNT));
+  CK_BYTE random[8];
+  EXPECT_THAT(f_->C_GenerateRandom(second, random, sizeof(random)), RvIs(CKR_OK));
+  SetQuota(0, 10, 0);
+  CK_SESSION_HANDLE third = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_OpenSession(slot(), CKF_SERIAL_SESSION, nullptr, nullptr, &third), RvIs(CKR_OK));
+  EXPECT_THAT(f_->C_GenerateRandom(first, random, sizeof(random)), RvIs(CKR_OK));
+}
+
 }  // namespace
 }  // namespace hsm::testing
