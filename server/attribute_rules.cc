@@ -1,5 +1,6 @@
 #include "server/attribute_rules.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -232,6 +233,13 @@ bool IsWellFormed(const hsm::v1::Attribute& value) {
     if (entry.value_case() == hsm::v1::Attribute::kAttributes) return false;
   }
   return true;
+}
+
+bool AllowsMechanism(const AttributeSet& key, uint64_t mechanism) {
+  auto allowed = key.find(CKA_ALLOWED_MECHANISMS);
+  if (allowed == key.end() || !allowed->second.has_mechanisms()) return true;
+  const auto& types = allowed->second.mechanisms().types();
+  return std::find(types.begin(), types.end(), mechanism) != types.end();
 }
 
 bool BoolOf(const AttributeSet& set, uint64_t type, bool fallback) {

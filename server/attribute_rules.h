@@ -60,6 +60,9 @@ bool HasKind(const hsm::v1::Attribute& value, Kind kind);
 // unwrap template) holds plain values only, since templates do not nest.
 bool IsWellFormed(const hsm::v1::Attribute& value);
 
+// Whether `key`'s CKA_ALLOWED_MECHANISMS, if it has one, lists `mechanism`.
+bool AllowsMechanism(const AttributeSet& key, uint64_t mechanism);
+
 // Typed accessors with a fallback.
 bool BoolOf(const AttributeSet& set, uint64_t type, bool fallback);
 uint64_t UlongOf(const AttributeSet& set, uint64_t type, uint64_t fallback);

@@ -65,11 +65,7 @@ absl::Status CheckKeyUse(const UsableKey& key, uint64_t mechanism, CK_FLAGS func
   if (!BoolOf(key.attributes, usage, false) && !(usage_or != 0 && BoolOf(key.attributes, usage_or, false))) {
     return RvError(CKR_KEY_FUNCTION_NOT_PERMITTED);
   }
-  auto allowed = key.attributes.find(CKA_ALLOWED_MECHANISMS);
-  if (allowed != key.attributes.end() && allowed->second.has_mechanisms()) {
-    const auto& types = allowed->second.mechanisms().types();
-    if (std::find(types.begin(), types.end(), mechanism) == types.end()) return RvError(CKR_MECHANISM_INVALID);
-  }
+  if (!AllowsMechanism(key.attributes, mechanism)) return RvError(CKR_MECHANISM_INVALID);
   return crypto::CheckKeyTypeForMechanism(mechanism, UlongOf(key.attributes, CKA_KEY_TYPE, 0));
 }
 

@@ -151,6 +151,7 @@ absl::Status Hsm::WrapKey(Application& app, const v1::WrapKeyRequest& request, v
                                                                 : wrapping.status();
   }
   if (!BoolOf((*wrapping)->attributes, CKA_WRAP, false)) return RvError(CKR_KEY_FUNCTION_NOT_PERMITTED);
+  if (!AllowsMechanism((*wrapping)->attributes, mechanism)) return RvError(CKR_MECHANISM_INVALID);
   absl::Status type_ok = crypto::CheckKeyTypeForMechanism(mechanism, UlongOf((*wrapping)->attributes, CKA_KEY_TYPE, 0));
   if (!type_ok.ok()) return RvError(CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
   HSM_ASSIGN_OR_RETURN(std::shared_ptr<const UsableKey> key, KeyFor(app, session, request.key()));
@@ -191,6 +192,7 @@ absl::Status Hsm::UnwrapKey(Application& app, const v1::UnwrapKeyRequest& reques
   }
   const UsableKey& unwrapper = **unwrapping;
   if (!BoolOf(unwrapper.attributes, CKA_UNWRAP, false)) return RvError(CKR_KEY_FUNCTION_NOT_PERMITTED);
+  if (!AllowsMechanism(unwrapper.attributes, mechanism)) return RvError(CKR_MECHANISM_INVALID);
   if (!crypto::CheckKeyTypeForMechanism(mechanism, UlongOf(unwrapper.attributes, CKA_KEY_TYPE, 0)).ok()) {
     return RvError(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
   }
@@ -232,6 +234,7 @@ absl::Status Hsm::DeriveKey(Application& app, const v1::DeriveKeyRequest& reques
   HSM_RETURN_IF_ERROR(RequireMechanism(mechanism, CKF_DERIVE));
   HSM_ASSIGN_OR_RETURN(std::shared_ptr<const UsableKey> base, KeyFor(app, session, request.base_key()));
   if (!BoolOf(base->attributes, CKA_DERIVE, false)) return RvError(CKR_KEY_FUNCTION_NOT_PERMITTED);
+  if (!AllowsMechanism(base->attributes, mechanism)) return RvError(CKR_MECHANISM_INVALID);
   HSM_RETURN_IF_ERROR(crypto::CheckKeyTypeForMechanism(mechanism, UlongOf(base->attributes, CKA_KEY_TYPE, 0)));
   const hsm::v1::Attribute* key_type = FindInTemplate(request.template_(), CKA_KEY_TYPE);
   if (key_type == nullptr) return RvError(CKR_TEMPLATE_INCOMPLETE, "CKA_KEY_TYPE is required");

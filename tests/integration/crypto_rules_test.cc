@@ -51,6 +51,51 @@ TEST_F(RulesTest, KeyUsageAttributesAreEnforced) {
               RvIs(CKR_KEY_FUNCTION_NOT_PERMITTED));
 }
 
+// CKA_ALLOWED_MECHANISMS holds for every use of the key: operations, and
+// wrapping, unwrapping and deriving with it.
+TEST_F(RulesTest, AllowedMechanismsAreEnforced) {
+  const CK_OBJECT_HANDLE kek = ImportSecret(
+      CKK_AES, std::string(16, 'w'),
+      Tmpl().Bool(CKA_WRAP, true).Bool(CKA_UNWRAP, true).Mechanisms(CKA_ALLOWED_MECHANISMS, {CKM_AES_KEY_WRAP_PAD}));
+  CK_MECHANISM_TYPE listed[4] = {};
+  CK_ATTRIBUTE read = {CKA_ALLOWED_MECHANISMS, listed, sizeof(listed)};
+  ASSERT_THAT(f_->C_GetAttributeValue(session_, kek, &read, 1), RvIs(CKR_OK));
+  ASSERT_EQ(read.ulValueLen, sizeof(CK_MECHANISM_TYPE));
+  EXPECT_EQ(listed[0], static_cast<CK_MECHANISM_TYPE>(CKM_AES_KEY_WRAP_PAD));
+
+  CK_MECHANISM ecb = Mech(CKM_AES_ECB);
+  EXPECT_THAT(f_->C_EncryptInit(session_, &ecb, kek), RvIs(CKR_MECHANISM_INVALID));
+  const CK_OBJECT_HANDLE key = ImportSecret(CKK_AES, std::string(16, 'k'), Tmpl().Bool(CKA_EXTRACTABLE, true));
+  CK_MECHANISM key_wrap = Mech(CKM_AES_KEY_WRAP);
+  CK_MECHANISM kwp = Mech(CKM_AES_KEY_WRAP_PAD);
+  CK_ULONG length = 0;
+  EXPECT_THAT(f_->C_WrapKey(session_, &key_wrap, kek, key, nullptr, &length), RvIs(CKR_MECHANISM_INVALID));
+  const std::string wrapped = Wrap(kwp, kek, key);
+  ASSERT_FALSE(wrapped.empty());
+  Tmpl aes;
+  aes.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES);
+  CK_OBJECT_HANDLE unwrapped = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_UnwrapKey(session_, &key_wrap, kek, In(wrapped), wrapped.size(), aes.data(), aes.size(),
+                              &unwrapped),
+              RvIs(CKR_MECHANISM_INVALID));
+  EXPECT_THAT(
+      f_->C_UnwrapKey(session_, &kwp, kek, In(wrapped), wrapped.size(), aes.data(), aes.size(), &unwrapped),
+      RvIs(CKR_OK));
+
+  const KeyPair ec = GenerateEc(kP256Params, Tmpl().Bool(CKA_DERIVE, true).Mechanisms(CKA_ALLOWED_MECHANISMS,
+                                                                                         {CKM_ECDSA}));
+  std::string point = OctetStringContents(Bytes(ec.public_key, CKA_EC_POINT));
+  CK_ECDH1_DERIVE_PARAMS ecdh = {CKD_NULL, 0, nullptr, point.size(), In(point)};
+  CK_MECHANISM derive = Mech(CKM_ECDH1_DERIVE, &ecdh);
+  Tmpl secret;
+  secret.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET).Ulong(CKA_VALUE_LEN, 32);
+  CK_OBJECT_HANDLE derived = CK_INVALID_HANDLE;
+  EXPECT_THAT(f_->C_DeriveKey(session_, &derive, ec.private_key, secret.data(), secret.size(), &derived),
+              RvIs(CKR_MECHANISM_INVALID));
+  CK_MECHANISM ecdsa = Mech(CKM_ECDSA);
+  EXPECT_EQ(Sign(ecdsa, ec.private_key, std::string(32, 'h')).size(), 64u);
+}
+
 TEST_F(RulesTest, MechanismMustSuitTheKeyType) {
   const CK_OBJECT_HANDLE aes = ImportSecret(CKK_AES, std::string(32, 'a'), Tmpl().Bool(CKA_SIGN, true));
   CK_MECHANISM rsa_pkcs = Mech(CKM_RSA_PKCS);

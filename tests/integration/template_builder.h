@@ -21,6 +21,9 @@ class Tmpl {
     return Add(type, &b, sizeof(b));
   }
   Tmpl& Bytes(CK_ATTRIBUTE_TYPE type, const std::string& value) { return Add(type, value.data(), value.size()); }
+  Tmpl& Mechanisms(CK_ATTRIBUTE_TYPE type, const std::vector<CK_MECHANISM_TYPE>& types) {
+    return Add(type, types.data(), types.size() * sizeof(CK_MECHANISM_TYPE));
+  }
   // An attribute array (CKA_WRAP_TEMPLATE ...) of `entries`, which must
   // outlive this template and not change: the array points into it.
   Tmpl& Array(CK_ATTRIBUTE_TYPE type, Tmpl& entries) {
