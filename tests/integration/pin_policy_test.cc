@@ -8,9 +8,7 @@ namespace {
 class PinPolicyTest : public FreshHsmdTest {
  protected:
   HsmdProcess::Options Options() override {
-    HsmdProcess::Options options;
-    options.extra_flags = {"--max_pin_failures=3"};
-    return options;
+    return HsmdProcess::WithFlags({"--max_pin_failures=3"});
   }
   CK_FLAGS Flags() {
     CK_TOKEN_INFO info{};

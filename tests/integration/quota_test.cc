@@ -117,9 +117,7 @@ TEST_F(QuotaTest, ApplicationsStopAtTheLimit) {
 class SessionLimitTest : public QuotaTest {
  protected:
   HsmdProcess::Options Options() override {
-    HsmdProcess::Options options;
-    options.extra_flags = {"--max_sessions_per_application=3"};
-    return options;
+    return HsmdProcess::WithFlags({"--max_sessions_per_application=3"});
   }
 };
 
@@ -146,9 +144,7 @@ TEST_F(SessionLimitTest, OneApplicationsSessionsStopAtTheLimit) {
 class TenantSessionLimitTest : public QuotaTest {
  protected:
   HsmdProcess::Options Options() override {
-    HsmdProcess::Options options;
-    options.extra_flags = {"--max_sessions_per_tenant=3", "--max_sessions_per_application=0"};
-    return options;
+    return HsmdProcess::WithFlags({"--max_sessions_per_tenant=3", "--max_sessions_per_application=0"});
   }
 };
 

@@ -26,10 +26,8 @@ const int kCores = static_cast<int>(std::max(2u, std::thread::hardware_concurren
 class ReplyWaitTest : public FreshHsmdTest {
  protected:
   HsmdProcess::Options Options() override {
-    HsmdProcess::Options options;
     // A thread for every signer, and one to poll.
-    options.extra_flags = {"--rpc_threads=" + std::to_string(kCores + 1)};
-    return options;
+    return HsmdProcess::WithFlags({"--rpc_threads=" + std::to_string(kCores + 1)});
   }
 
   // A token key pair made with `mechanism` from `public_template`; returns

@@ -22,10 +22,8 @@ namespace {
 class RpcServerTest : public FreshHsmdTest {
  protected:
   HsmdProcess::Options Options() override {
-    HsmdProcess::Options options;
     // A C_Login that takes a good fraction of a second: the long call.
-    options.extra_flags = {"--pin_kdf_iterations=2000000", "--rpc_threads=2"};
-    return options;
+    return HsmdProcess::WithFlags({"--pin_kdf_iterations=2000000", "--rpc_threads=2"});
   }
 };
 
@@ -159,11 +157,9 @@ TEST_F(RpcServerTest, QuickCallsAreServedWhileMoreLongSearchesRunThanThreads) {
 class SlowSignatureTest : public FreshHsmdTest {
  protected:
   HsmdProcess::Options Options() override {
-    HsmdProcess::Options options;
     // No polling without sleeping: on 2 cores the polling thread would take the
     // core the random calls need while the other thread signs.
-    options.extra_flags = {"--rpc_threads=2", "--poll_spin_us=0"};
-    return options;
+    return HsmdProcess::WithFlags({"--rpc_threads=2", "--poll_spin_us=0"});
   }
 
   // Signs with a new RSA-4096 key (a token or a session object) back to

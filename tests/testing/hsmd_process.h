@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hsm::testing {
@@ -23,6 +24,12 @@ class HsmdProcess {
     std::string app_timeout = "30s";
     std::vector<std::string> extra_flags;
   };
+  // The default options, with `flags` added to hsmd's command line.
+  static Options WithFlags(std::vector<std::string> flags) {
+    Options options;
+    options.extra_flags = std::move(flags);
+    return options;
+  }
 
   // Starts hsmd and waits until it serves; nullptr (with a message on
   // stderr) if it does not.
