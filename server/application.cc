@@ -93,17 +93,17 @@ const SessionObject* Application::FindSessionObject(uint64_t handle) const {
   return it == session_objects_.end() ? nullptr : &it->second;
 }
 
-bool Application::SetSessionObjectAttributes(uint64_t handle, storage::AttributeSet attributes,
-                                             uint64_t byte_limit) {
+Application::SetResult Application::SetSessionObjectAttributes(uint64_t handle, storage::AttributeSet attributes,
+                                                               uint64_t byte_limit) {
   auto it = session_objects_.find(handle);
-  if (it == session_objects_.end()) return false;
+  if (it == session_objects_.end()) return SetResult::kNoSuchObject;
   const uint64_t bytes = SessionObjectBytes(attributes);
   const uint64_t others = session_object_bytes_ - it->second.bytes;
-  if (!FitsBeside(others, bytes, byte_limit)) return false;
+  if (!FitsBeside(others, bytes, byte_limit)) return SetResult::kOverLimit;
   session_object_bytes_ = others + bytes;
   it->second.attributes = std::move(attributes);
   it->second.bytes = bytes;
-  return true;
+  return SetResult::kDone;
 }
 
 void Application::RemoveSessionObject(uint64_t handle) {

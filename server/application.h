@@ -110,9 +110,10 @@ class Application {
   std::optional<uint64_t> AddSessionObject(SessionObject object, uint64_t byte_limit);
   // nullptr if `handle` is not a session object of this application.
   const SessionObject* FindSessionObject(uint64_t handle) const;
-  // Gives session object `handle` new attributes; false if that would pass
-  // `byte_limit` (the object is then unchanged).
-  bool SetSessionObjectAttributes(uint64_t handle, storage::AttributeSet attributes, uint64_t byte_limit);
+  // Gives session object `handle` new attributes, unless there is no such
+  // object or they would pass `byte_limit` (the object is then unchanged).
+  enum class SetResult { kDone, kNoSuchObject, kOverLimit };
+  SetResult SetSessionObjectAttributes(uint64_t handle, storage::AttributeSet attributes, uint64_t byte_limit);
   void RemoveSessionObject(uint64_t handle);
   uint64_t session_object_bytes() const { return session_object_bytes_; }
   // The handles of the session objects on `slot_id`, in handle order.

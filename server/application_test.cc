@@ -68,9 +68,13 @@ TEST(ApplicationTest, SessionObjectsHoldAtMostTheirLimit) {
   EXPECT_FALSE(app.AddSessionObject(ObjectOf(session, 1), limit).has_value());
   EXPECT_FALSE(app.AddSessionObject(ObjectOf(session, 1 << 20), limit).has_value());
   // Growing an object counts as well; shrinking it gives room back.
-  EXPECT_FALSE(app.SetSessionObjectAttributes(*first, ObjectOf(session, 1001).attributes, limit));
+  EXPECT_EQ(app.SetSessionObjectAttributes(*first, ObjectOf(session, 1001).attributes, limit),
+            Application::SetResult::kOverLimit);
   EXPECT_EQ(app.FindSessionObject(*first)->attributes.at(CKA_VALUE).bytes().size(), 1000u);
-  EXPECT_TRUE(app.SetSessionObjectAttributes(*first, ObjectOf(session, 10).attributes, limit));
+  EXPECT_EQ(app.SetSessionObjectAttributes(*first, ObjectOf(session, 10).attributes, limit),
+            Application::SetResult::kDone);
+  EXPECT_EQ(app.SetSessionObjectAttributes(*first + 1000, ObjectOf(session, 10).attributes, limit),
+            Application::SetResult::kNoSuchObject);
   EXPECT_TRUE(app.AddSessionObject(ObjectOf(session, 500), limit).has_value());
   // Destroying one frees its share.
   app.RemoveSessionObject(*first);

@@ -91,11 +91,15 @@ absl::Status Hsm::SaveObject(Application& app, const Session& session, const Obj
     return status;
   }
   std::lock_guard<std::mutex> lock(app.mutex());
-  if (app.FindSessionObject(object.handle) == nullptr) return RvError(CKR_OBJECT_HANDLE_INVALID);
-  if (!app.SetSessionObjectAttributes(object.handle, object.attributes, options_.max_session_object_bytes)) {
-    return RvError(CKR_DEVICE_MEMORY, "the application's session objects are full");
+  switch (app.SetSessionObjectAttributes(object.handle, object.attributes, options_.max_session_object_bytes)) {
+    case Application::SetResult::kDone:
+      return absl::OkStatus();
+    case Application::SetResult::kNoSuchObject:
+      return RvError(CKR_OBJECT_HANDLE_INVALID);
+    case Application::SetResult::kOverLimit:
+      return RvError(CKR_DEVICE_MEMORY, "the application's session objects are full");
   }
-  return absl::OkStatus();
+  return RvError(CKR_GENERAL_ERROR);
 }
 
 absl::Status Hsm::CreateObject(Application& app, const v1::CreateObjectRequest& request, v1::ObjectReply* reply) {
