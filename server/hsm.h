@@ -48,6 +48,10 @@ struct HsmOptions {
   // CKR_SESSION_COUNT. Applications come and go without limit otherwise, so
   // this is what bounds the memory a tenant's sessions hold. 0: no limit.
   uint64_t max_sessions_per_tenant = 65536;
+  // Applications (client C_Initialize calls) a tenant may have at once when it
+  // has no application quota of its own; beyond it, CKR_DEVICE_MEMORY. Each
+  // holds a little memory until C_Finalize or --app_timeout. 0: no limit.
+  uint64_t max_applications_per_tenant = 4096;
 };
 
 uint64_t NewInstanceId();

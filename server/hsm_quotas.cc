@@ -1,6 +1,7 @@
 // Tenant quotas: how many applications, sessions and token objects a tenant
-// may have at once (0: no limit; for sessions, --max_sessions_per_tenant). A
-// refusal harms nothing already stored.
+// may have at once (0: no limit, but for sessions and applications, which take
+// --max_sessions_per_tenant and --max_applications_per_tenant). A refusal
+// harms nothing already stored.
 #include "server/hsm.h"
 #include "server/rv.h"
 
@@ -8,10 +9,13 @@ namespace hsm::server {
 
 absl::Status Hsm::CheckApplicationQuota(uint64_t tenant_id) {
   HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
-  if (!tenant.has_value() || tenant->max_applications() == 0) return absl::OkStatus();
+  const uint64_t limit = tenant.has_value() && tenant->max_applications() != 0
+                             ? tenant->max_applications()
+                             : options_.max_applications_per_tenant;
+  if (limit == 0) return absl::OkStatus();
   uint64_t applications = 0;
   apps_->ForEach(tenant_id, [&](Application&) { ++applications; });
-  if (applications >= tenant->max_applications()) return RvError(CKR_DEVICE_MEMORY, "application quota");
+  if (applications >= limit) return RvError(CKR_DEVICE_MEMORY, "application quota");
   return absl::OkStatus();
 }
 

@@ -69,6 +69,9 @@ ABSL_FLAG(uint64_t, max_sessions_per_application, 16384,
 ABSL_FLAG(uint64_t, max_sessions_per_tenant, 65536,
           "sessions all of a tenant's applications may have open at once, for tenants without a session "
           "quota of their own (CKR_SESSION_COUNT beyond); 0: no limit");
+ABSL_FLAG(uint64_t, max_applications_per_tenant, 4096,
+          "client applications (C_Initialize) a tenant may have at once, for tenants without an application "
+          "quota of their own (CKR_DEVICE_MEMORY beyond); 0: no limit");
 ABSL_FLAG(int, rpc_threads, 4,
           "threads serving RPCs (one polls while the others run calls that may block: signatures, "
           "PIN checks, LMDB writes; a PIN check, RSA key generation or long search that finds every one busy "
@@ -228,6 +231,7 @@ int Run() {
   options.max_operation_bytes = absl::GetFlag(FLAGS_max_operation_bytes);
   options.max_sessions_per_application = absl::GetFlag(FLAGS_max_sessions_per_application);
   options.max_sessions_per_tenant = absl::GetFlag(FLAGS_max_sessions_per_tenant);
+  options.max_applications_per_tenant = absl::GetFlag(FLAGS_max_applications_per_tenant);
   CallerResolver caller_of;
   if (tls) {
     absl::StatusOr<TenantMap> map = TenantMap::Load(absl::GetFlag(FLAGS_tenants));

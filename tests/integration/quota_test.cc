@@ -165,5 +165,21 @@ TEST_F(TenantSessionLimitTest, ATenantsApplicationsShareTheDefaultLimit) {
   EXPECT_THAT(f_->C_GenerateRandom(first, random, sizeof(random)), RvIs(CKR_OK));
 }
 
+// A tenant without an application quota is bounded by
+// --max_applications_per_tenant; a quota replaces it.
+class TenantApplicationLimitTest : public QuotaTest {
+ protected:
+  HsmdProcess::Options Options() override { return HsmdProcess::WithFlags({"--max_applications_per_tenant=1"}); }
+};
+
+TEST_F(TenantApplicationLimitTest, ATenantsApplicationsStopAtTheDefaultLimit) {
+  CK_SESSION_HANDLE session = Open();  // this process is the tenant's one application
+  EXPECT_EQ(RunSessionHolder(*hsmd_), 5) << "the second application's C_OpenSession should have been refused";
+  SetQuota(0, 0, 2);
+  EXPECT_EQ(RunSessionHolder(*hsmd_), 0) << "the quota should have replaced the default";
+  CK_BYTE random[8];
+  EXPECT_THAT(f_->C_GenerateRandom(session, random, sizeof(random)), RvIs(CKR_OK));
+}
+
 }  // namespace
 }  // namespace hsm::testing
