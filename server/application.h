@@ -23,10 +23,13 @@ namespace hsm::server {
 
 enum class LoginState { kPublic, kUser, kSecurityOfficer };
 
-// An active C_FindObjects search: its matches, walked in pages.
+// An active C_FindObjects search: its matches, walked in pages. What it keeps
+// counts against the application's operation memory (--max_operation_bytes).
 struct FindOperation {
+  explicit FindOperation(std::shared_ptr<MemoryBudget> budget) : kept(std::move(budget)) {}
   std::vector<uint64_t> handles;
   size_t next = 0;
+  MemoryCharge kept;
 };
 
 // A session object: it lives in memory only, is seen by every session of its
@@ -49,7 +52,9 @@ struct Session {
   uint64_t id = 0;
   uint64_t slot_id = 0;
   bool read_write = false;
-  std::optional<FindOperation> find;
+  // Shared, so that the copy of a session every call takes (SessionCopy) does
+  // not copy the matches of a search, up to one per object of the token.
+  std::shared_ptr<FindOperation> find;
   // Shared so a copy of the session reaches the same operations; made by
   // Application::OpenSession.
   std::shared_ptr<SessionOperations> operations;

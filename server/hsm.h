@@ -36,7 +36,8 @@ struct HsmOptions {
   uint64_t max_session_object_bytes = uint64_t{64} << 20;
   // The memory one application's operations may keep between calls together
   // (AES-GCM ciphertext until C_DecryptFinal, outputs kept for a retry with a
-  // larger buffer: session_operations.h); beyond it, CKR_DEVICE_MEMORY.
+  // larger buffer: session_operations.h; the matches of open searches:
+  // FindOperation); beyond it, CKR_DEVICE_MEMORY.
   uint64_t max_operation_bytes = uint64_t{64} << 20;
   // Sessions one application may have open at once, on all its slots
   // (CK_TOKEN_INFO.ulMaxSessionCount); beyond it, CKR_SESSION_COUNT. Each

@@ -216,14 +216,14 @@ absl::Status Hsm::SetAttributeValue(Application& app, const v1::SetAttributeValu
 absl::Status Hsm::FindObjectsInit(Application& app, const v1::FindObjectsInitRequest& request,
                                   v1::FindObjectsInitReply* reply) {
   HSM_ASSIGN_OR_RETURN(Session session, SessionCopy(app, request.session()));
-  if (session.find.has_value()) return RvError(CKR_OPERATION_ACTIVE);
+  if (session.find != nullptr) return RvError(CKR_OPERATION_ACTIVE);
   // A template naming one attribute twice with different values matches nothing.
   absl::StatusOr<AttributeSet> query = ToAttributeSet(request.template_());
-  FindOperation find;
+  auto find = std::make_shared<FindOperation>(app.operation_memory());
   if (query.ok()) {
     const LoginState login = LoginOf(app, session.slot_id);
     HSM_ASSIGN_OR_RETURN(
-        find.handles,
+        find->handles,
         objects_->Find(TokenOf(app, session), *query,
                        [&](const AttributeSet& plain, const std::set<uint64_t>& sealed) {
                          return Visible(plain, login) && Matches(plain, *query, sealed);
@@ -233,18 +233,22 @@ absl::Status Hsm::FindObjectsInit(Application& app, const v1::FindObjectsInitReq
     std::lock_guard<std::mutex> lock(app.mutex());
     for (uint64_t handle : app.SessionObjectsOn(session.slot_id)) {
       const AttributeSet& object = app.FindSessionObject(handle)->attributes;
-      if (Visible(object, login) && Matches(object, *query, SecretTypes(object))) find.handles.push_back(handle);
+      if (Visible(object, login) && Matches(object, *query, SecretTypes(object))) find->handles.push_back(handle);
     }
   }
   // The first matches go back now; only a search with more stays open here.
-  const size_t first = std::min<size_t>(request.prefetch(), find.handles.size());
-  for (size_t i = 0; i < first; ++i) reply->add_objects(find.handles[i]);
-  find.next = first;
-  reply->set_complete(first == find.handles.size());
+  const size_t first = std::min<size_t>(request.prefetch(), find->handles.size());
+  reply->set_complete(first == find->handles.size());
+  if (!reply->complete() &&
+      !find->kept.Resize(find->handles.size() * sizeof(uint64_t), options_.max_operation_bytes)) {
+    return RvError(CKR_DEVICE_MEMORY, "the application's operations keep too much");
+  }
+  for (size_t i = 0; i < first; ++i) reply->add_objects(find->handles[i]);
+  find->next = first;
   std::lock_guard<std::mutex> lock(app.mutex());
   Session* live = app.FindSession(request.session());
   if (live == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
-  if (live->find.has_value()) return RvError(CKR_OPERATION_ACTIVE);
+  if (live->find != nullptr) return RvError(CKR_OPERATION_ACTIVE);
   if (!reply->complete()) live->find = std::move(find);
   return absl::OkStatus();
 }
@@ -254,7 +258,7 @@ absl::Status Hsm::FindObjects(Application& app, const v1::FindObjectsRequest& re
   std::lock_guard<std::mutex> lock(app.mutex());
   Session* session = app.FindSession(request.session());
   if (session == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
-  if (!session->find.has_value()) return RvError(CKR_OPERATION_NOT_INITIALIZED);
+  if (session->find == nullptr) return RvError(CKR_OPERATION_NOT_INITIALIZED);
   FindOperation& find = *session->find;
   const size_t count = std::min<size_t>(request.max_objects(), find.handles.size() - find.next);
   for (size_t i = 0; i < count; ++i) reply->add_objects(find.handles[find.next + i]);
@@ -266,7 +270,7 @@ absl::Status Hsm::FindObjectsFinal(Application& app, const v1::SessionRequest& r
   std::lock_guard<std::mutex> lock(app.mutex());
   Session* session = app.FindSession(request.session());
   if (session == nullptr) return RvError(CKR_SESSION_HANDLE_INVALID);
-  if (!session->find.has_value()) return RvError(CKR_OPERATION_NOT_INITIALIZED);
+  if (session->find == nullptr) return RvError(CKR_OPERATION_NOT_INITIALIZED);
   session->find.reset();
   return absl::OkStatus();
 }

@@ -61,8 +61,8 @@ ABSL_FLAG(uint64_t, max_session_object_bytes, uint64_t{64} << 20,
           "memory one application's session objects may hold together, in bytes (CKR_DEVICE_MEMORY beyond)");
 ABSL_FLAG(uint64_t, max_operation_bytes, uint64_t{64} << 20,
           "memory one application's operations may keep between calls together, in bytes: AES-GCM "
-          "ciphertext until C_DecryptFinal, outputs kept for a retry with a larger buffer "
-          "(CKR_DEVICE_MEMORY beyond)");
+          "ciphertext until C_DecryptFinal, outputs kept for a retry with a larger buffer, the matches of "
+          "open searches (CKR_DEVICE_MEMORY beyond)");
 ABSL_FLAG(uint64_t, max_sessions_per_application, 16384,
           "sessions one application may have open at once, on all its slots (CK_TOKEN_INFO."
           "ulMaxSessionCount; CKR_SESSION_COUNT beyond); 0: no limit");

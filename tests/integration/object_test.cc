@@ -426,6 +426,30 @@ TEST_F(ObjectTest, SearchesLongerThanThePrefetchPageThroughHsmd) {
   EXPECT_EQ(Find(session, Tmpl().Ulong(CKA_CLASS, CKO_DATA), 200).size(), 150u);
 }
 
+// What a search keeps in hsmd (its matches beyond the first page) counts
+// against the application's --max_operation_bytes, here 4,096 bytes: 512
+// handles. A search that fits in its first page keeps nothing.
+class SearchMemoryTest : public ObjectTest {
+ protected:
+  HsmdProcess::Options Options() override { return HsmdProcess::WithFlags({"--max_operation_bytes=4096"}); }
+};
+
+TEST_F(SearchMemoryTest, OpenSearchesKeepAtMostTheOperationsBudget) {
+  CK_SESSION_HANDLE first = Open(), second = Open();
+  for (int i = 0; i < 400; ++i) MustCreate(first, DataObject("kept-" + std::to_string(i), false));
+  Tmpl all = Tmpl().Ulong(CKA_CLASS, CKO_DATA);
+  ASSERT_THAT(f_->C_FindObjectsInit(first, all.data(), all.size()), RvIs(CKR_OK));  // 3,200 bytes kept
+  CK_OBJECT_HANDLE some[10];
+  CK_ULONG count = 0;
+  ASSERT_THAT(f_->C_FindObjects(first, some, 10, &count), RvIs(CKR_OK));
+  ASSERT_EQ(count, 10u);
+  EXPECT_EQ(Label(first, some[0]).rfind("kept-", 0), 0u);  // other calls go on beside the search
+  EXPECT_THAT(f_->C_FindObjectsInit(second, all.data(), all.size()), RvIs(CKR_DEVICE_MEMORY));
+  EXPECT_EQ(Find(second, Tmpl().Bytes(CKA_LABEL, "kept-7")).size(), 1u);
+  ASSERT_THAT(f_->C_FindObjectsFinal(first), RvIs(CKR_OK));
+  EXPECT_EQ(Find(second, Tmpl().Ulong(CKA_CLASS, CKO_DATA), 50).size(), 400u);
+}
+
 TEST_F(ObjectTest, InitTokenDestroysTheObjects) {
   CK_SESSION_HANDLE session = Open();
   MustCreate(session, DataObject("doomed", true));
