@@ -45,7 +45,9 @@ Commands:
   tenant list
   tenant delete NAME                   the tenant, its tokens and their objects
   tenant quota NAME OBJECTS SESSIONS APPLICATIONS
-                                       the tenant's limits (0: none)
+                                       the tenant's limits (0: none for objects;
+                                       hsmd's --max_sessions_per_tenant and
+                                       --max_applications_per_tenant for the others)
   token create TENANT LABEL            a new initialized token (slot) for TENANT;
                                        PINs from --so_pin_file / --user_pin_file
                                        (or HSMCTL_SO_PIN / HSMCTL_USER_PIN); without
@@ -173,8 +175,9 @@ void Tenant(const Args& args) {
     quota.set_max_applications(limits[2]);
     v1::TenantInfo reply;
     Call(&v1::Admin::Stub::SetTenantQuota, quota, &reply);
-    std::printf("tenant %s: at most %lu objects, %lu sessions, %lu applications (0: no limit)\n", reply.name().c_str(),
-                reply.max_objects(), reply.max_sessions(), reply.max_applications());
+    std::printf("tenant %s: at most %lu objects, %lu sessions, %lu applications (0: hsmd's default, which for "
+                "objects is no limit)\n",
+                reply.name().c_str(), reply.max_objects(), reply.max_sessions(), reply.max_applications());
   } else if (args[1] == "delete") {
     Need(args, 3);
     request.set_tenant(args[2]);
