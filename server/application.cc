@@ -14,15 +14,6 @@ uint64_t SessionObjectBytes(const storage::AttributeSet& attributes) {
   return bytes;
 }
 
-namespace {
-
-// Whether `bytes` more fit beside `others` within `limit` (without overflow).
-bool FitsBeside(uint64_t others, uint64_t bytes, uint64_t limit) {
-  return bytes <= limit - std::min(limit, others);
-}
-
-}  // namespace
-
 bool Application::HasSlot(uint64_t slot_id) const {
   return std::find(slot_ids_.begin(), slot_ids_.end(), slot_id) != slot_ids_.end();
 }

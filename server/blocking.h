@@ -30,8 +30,9 @@ void AboutToBlock();
 void SetBlockingHook(const BlockingHook* hook);
 
 // The current call will take long, up to seconds (RSA key generation, an
-// imported RSA key's checks, a search through thousands of objects): if no other thread can take over polling, the
-// server starts one (server/rpc_server.h). Nothing outside an RPC thread.
+// imported RSA key's checks, a search through thousands of objects): if no
+// other thread can take over polling, the server starts one
+// (server/rpc_server.h). Nothing outside an RPC thread.
 void LongCall();
 
 // Whether the current thread's about_to_block is still to run.

@@ -366,7 +366,8 @@ absl::Status Hsm::EncryptFinal(Application& app, const v1::OutputRequest& reques
   HSM_WITH_OPERATIONS(app, request, EncryptInit);
   auto& active = ops->encrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(0) : 0;
-  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
+                       [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Decrypt(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
@@ -389,7 +390,8 @@ absl::Status Hsm::DecryptFinal(Application& app, const v1::OutputRequest& reques
   HSM_WITH_OPERATIONS(app, request, DecryptInit);
   auto& active = ops->decrypt;
   const size_t estimate = active ? active.operation->MaxOutputLength(0) : 0;
-  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
+                       [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Digest(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
@@ -423,7 +425,8 @@ absl::Status Hsm::DigestFinal(Application& app, const v1::OutputRequest& request
   HSM_WITH_OPERATIONS(app, request, DigestInit);
   auto& active = ops->digest;
   const size_t estimate = active ? active.operation->DigestLength() : 0;
-  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
+                       [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::Sign(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {
@@ -444,7 +447,8 @@ absl::Status Hsm::SignFinal(Application& app, const v1::OutputRequest& request, 
   HSM_WITH_OPERATIONS(app, request, SignInit);
   auto& active = ops->sign;
   const size_t estimate = active ? active.operation->SignatureLength() : 0;
-  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true, [&] { return active.operation->Final(); }, reply);
+  return RunWithOutput(options_.max_operation_bytes, active, request.output(), estimate, true,
+                       [&] { return active.operation->Final(); }, reply);
 }
 
 absl::Status Hsm::SignRecover(Application& app, const v1::DataRequest& request, v1::DataReply* reply) {

@@ -6,12 +6,17 @@
 #include "server/rv.h"
 
 namespace hsm::server {
+namespace {
+
+// A tenant's own quota, or hsmd's default where it sets none (0).
+uint64_t QuotaOr(uint64_t quota, uint64_t fallback) { return quota != 0 ? quota : fallback; }
+
+}  // namespace
 
 absl::Status Hsm::CheckApplicationQuota(uint64_t tenant_id) {
   HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(tenant_id));
-  const uint64_t limit = tenant.has_value() && tenant->max_applications() != 0
-                             ? tenant->max_applications()
-                             : options_.max_applications_per_tenant;
+  const uint64_t limit =
+      QuotaOr(tenant.has_value() ? tenant->max_applications() : 0, options_.max_applications_per_tenant);
   if (limit == 0) return absl::OkStatus();
   uint64_t applications = 0;
   apps_->ForEach(tenant_id, [&](Application&) { ++applications; });
@@ -29,8 +34,7 @@ absl::Status Hsm::CheckSessionQuota(const Application& app) {
   HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(app.tenant_id()));
   // Without a quota of its own, a tenant still may not open sessions until
   // hsmd's memory runs out.
-  const uint64_t limit = tenant.has_value() && tenant->max_sessions() != 0 ? tenant->max_sessions()
-                                                                           : options_.max_sessions_per_tenant;
+  const uint64_t limit = QuotaOr(tenant.has_value() ? tenant->max_sessions() : 0, options_.max_sessions_per_tenant);
   if (limit != 0 && app.tenant_session_count() >= limit) return RvError(CKR_SESSION_COUNT, "session quota");
   return absl::OkStatus();
 }

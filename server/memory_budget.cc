@@ -5,7 +5,7 @@ namespace hsm::server {
 bool MemoryBudget::TryGrow(uint64_t bytes, uint64_t limit) {
   uint64_t used = used_.load(std::memory_order_relaxed);
   do {
-    if (bytes > limit || used > limit - bytes) return false;
+    if (!FitsBeside(used, bytes, limit)) return false;
   } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
   return true;
 }

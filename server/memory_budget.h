@@ -6,11 +6,17 @@
 #ifndef HSM_SERVER_MEMORY_BUDGET_H_
 #define HSM_SERVER_MEMORY_BUDGET_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
 namespace hsm::server {
+
+// Whether `bytes` more fit beside `used` within `limit`, without overflow.
+inline bool FitsBeside(uint64_t used, uint64_t bytes, uint64_t limit) {
+  return bytes <= limit - std::min(limit, used);
+}
 
 // Thread-safe: the sessions of one application run calls at the same time.
 class MemoryBudget {

@@ -25,8 +25,9 @@
 // call, and the server starts one more (up to kMaxExtraThreads) rather than
 // let one client's long calls hold every other client's quick calls.
 // A thread started so ends once it finishes a call and finds another
-// thread polling and a follower waiting. Writes and signatures, which take far less, start none: on a busy
-// machine the extra thread's wake-ups would cost more than the wait.
+// thread polling and a follower waiting. Writes and signatures, which take
+// far less, start none: on a busy machine the extra thread's wake-ups would
+// cost more than the wait.
 #ifndef HSM_SERVER_RPC_SERVER_H_
 #define HSM_SERVER_RPC_SERVER_H_
 
