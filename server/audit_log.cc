@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/log.h"
 
 namespace hsm::server {
 namespace {
@@ -146,10 +147,19 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
   // Pick up the chain where the file ends.
   uint64_t next_sequence = 1;
   std::string last_hash = kGenesis;
+  uint64_t whole_lines_bytes = 0;
+  size_t torn_bytes = 0;
   {
     std::ifstream file(path);
     std::string line, body, hash;
     while (std::getline(file, line)) {
+      if (file.eof()) {
+        // A last line without its newline: a write cut short (a full disk,
+        // or hsmd killed inside write(2)). It was never a record.
+        torn_bytes = line.size();
+        break;
+      }
+      whole_lines_bytes += line.size() + 1;
       if (line.empty()) continue;
       if (!SplitLine(line, &body, &hash)) {
         return absl::DataLossError(absl::StrCat("the audit log ", path, " has a malformed line ", next_sequence,
@@ -159,16 +169,68 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
       ++next_sequence;
     }
   }
+  if (torn_bytes > 0 && truncate(path.c_str(), static_cast<off_t>(whole_lines_bytes)) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot remove the incomplete last line of the audit log ", path, ": ", std::strerror(errno)));
+  }
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("cannot open the audit log ", path, ": ", std::strerror(errno)));
-  return std::unique_ptr<AuditLog>(new AuditLog(path, fd, next_sequence, last_hash));
+  std::unique_ptr<AuditLog> log(new AuditLog(path, fd, next_sequence, last_hash, whole_lines_bytes));
+  if (torn_bytes > 0) {
+    LogWarning(absl::StrCat("the audit log ", path, " ended in an incomplete line of ", torn_bytes,
+                            " bytes (a write cut short); it was removed"));
+    AuditEvent removed;
+    removed.operation = "audit.incomplete_line_removed";
+    removed.result = "done";
+    removed.detail = absl::StrCat("an incomplete last line of ", torn_bytes, " bytes was removed at start");
+    log->Record(removed);
+  }
+  return log;
 }
 
 AuditLog::~AuditLog() { close(fd_); }
 
 void AuditLog::Record(const AuditEvent& event) {
-  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!CatchUpLocked()) {
+    ++lost_;  // this event's record too
+    return;
+  }
+  if (AppendLocked(event)) return;
+  LogError(absl::StrCat("cannot write to the audit log ", path_, ": ", std::strerror(failed_errno_),
+                        "; records are lost until it can be written again"));
+  lost_ = 1;
+  failing_.store(true, std::memory_order_relaxed);
+}
+
+bool AuditLog::Writable() {
+  if (!failing_.load(std::memory_order_relaxed)) return true;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return CatchUpLocked();
+}
+
+bool AuditLog::FailedForRoom() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failed_errno_ == ENOSPC || failed_errno_ == EDQUOT || failed_errno_ == EFBIG;
+}
+
+bool AuditLog::CatchUpLocked() {
+  if (lost_ == 0) return true;
+  // The trail itself says where records are missing, before the next one.
+  AuditEvent note;
+  note.operation = "audit.records_lost";
+  note.result = "done";
+  note.detail = absl::StrCat(lost_, " records before this one could not be written (", std::strerror(failed_errno_),
+                             ")");
+  if (!AppendLocked(note)) return false;
+  LogInfo(absl::StrCat("the audit log ", path_, " is written again; ", lost_, " records were lost"));
+  lost_ = 0;
+  failing_.store(false, std::memory_order_relaxed);
+  return true;
+}
+
+bool AuditLog::AppendLocked(const AuditEvent& event) {
+  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
   std::string body = absl::StrCat("{\"seq\":", next_sequence_, ",\"time\":", Quote(time),
                                   ",\"tenant\":", Quote(event.tenant), ",\"client\":", Quote(event.client),
                                   ",\"application\":", Quote(absl::StrFormat("%016x", event.application)),
@@ -184,10 +246,26 @@ void AuditLog::Record(const AuditEvent& event) {
   const std::string hash = ChainHash(last_hash_, body);
   std::string line = body.substr(0, body.size() - 1) + kHashField + hash + "\"}\n";
   // One write(2) per record: whole lines even if hsmd dies right after.
-  if (write(fd_, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+  errno = 0;
+  ssize_t written = write(fd_, line.data(), line.size());
+  if (written > 0 && written < static_cast<ssize_t>(line.size())) {
+    // Cut short: the rest either goes too, or fails and says why.
+    const ssize_t rest = write(fd_, line.data() + written, line.size() - written);
+    if (rest > 0) written += rest;
+  }
+  if (written == static_cast<ssize_t>(line.size())) {
+    size_ += line.size();
     last_hash_ = hash;
     ++next_sequence_;
+    return true;
   }
+  // A full disk (or the file size limit) took part of the line or none: cut
+  // the file back to whole lines.
+  failed_errno_ = errno != 0 ? errno : ENOSPC;
+  if (ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+    LogError(absl::StrCat("cannot cut the audit log ", path_, " back to whole lines: ", std::strerror(errno)));
+  }
+  return false;
 }
 
 std::vector<std::string> AuditLog::Tail(size_t lines) const {

@@ -1,6 +1,11 @@
 #include "server/audit_log.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -145,6 +150,69 @@ TEST(AuditLogTest, AHugeLabelOrIdIsClipped) {
   EXPECT_NE(lines[0].find("\"label\":\"" + std::string(256, 'L') + "...(1048576 bytes)\""), std::string::npos);
   EXPECT_NE(lines[0].find("\"id\":\"" + std::string(256, 'a') + "...(1048576 bytes)\""), std::string::npos);
   EXPECT_TRUE(AuditLog::Verify(path).intact);
+}
+
+TEST(AuditLogTest, AnIncompleteLastLineIsRemovedAndSaidSo) {
+  // A write cut short (a full disk before this log cut its lines back, or
+  // hsmd killed inside write(2)) leaves a line without its newline.
+  const std::string path = MakeLog(3);
+  const std::string whole = Lines(path)[2];
+  std::ofstream(path, std::ios::app) << whole.substr(0, 100);
+  ASSERT_FALSE(AuditLog::Verify(path).intact);
+  {
+    auto log = AuditLog::Open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    (*log)->Record(AuditEvent{"C_Logout", "dev", "c", 1, 1, 0, "", "", 0, false, "CKR_OK", ""});
+  }
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[2], whole);
+  EXPECT_NE(lines[3].find("\"operation\":\"audit.incomplete_line_removed\""), std::string::npos) << lines[3];
+  EXPECT_NE(lines[3].find("of 100 bytes"), std::string::npos) << lines[3];
+  EXPECT_NE(lines[4].find("\"operation\":\"C_Logout\""), std::string::npos);
+  EXPECT_TRUE(AuditLog::Verify(path).intact);
+  EXPECT_EQ(AuditLog::Verify(path).records, 5u);
+}
+
+TEST(AuditLogTest, RecordsThatCannotBeWrittenAreCountedAndTheFileKeepsWholeLines) {
+  // In a child, whose file size cap (ulimit -f) lets a record in only in
+  // part: the part must be cut off, the log must say it cannot be written,
+  // and once the cap is lifted the trail must count what was lost.
+  const std::string path = MakeLog(3);
+  const pid_t child = fork();
+  if (child == 0) {
+    auto log = AuditLog::Open(path);
+    if (!log.ok()) _exit(10);
+    signal(SIGXFSZ, SIG_IGN);
+    struct stat file;
+    struct rlimit limit;
+    if (stat(path.c_str(), &file) != 0 || getrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(11);
+    limit.rlim_cur = static_cast<rlim_t>(file.st_size + 150);
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(12);
+    if (!(*log)->Writable()) _exit(13);
+    (*log)->Record(AuditEvent{"C_SignInit", "dev", "c", 1, 1, 7, "key", "", 0, false, "CKR_OK", ""});
+    (*log)->Record(AuditEvent{"C_SignInit", "dev", "c", 1, 1, 7, "key", "", 0, false, "CKR_OK", ""});
+    if ((*log)->Writable() || !(*log)->FailedForRoom()) _exit(14);
+    struct stat after;
+    if (stat(path.c_str(), &after) != 0 || after.st_size != file.st_size) _exit(15);  // no part line left
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(16);
+    if (!(*log)->Writable()) _exit(17);  // writes the record of the lost ones
+    (*log)->Record(AuditEvent{"C_Logout", "dev", "c", 1, 1, 0, "", "", 0, false, "CKR_OK", ""});
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the child's check that failed";
+  const std::vector<std::string> lines = Lines(path);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_NE(lines[3].find("\"operation\":\"audit.records_lost\""), std::string::npos) << lines[3];
+  EXPECT_NE(lines[3].find("2 records before this one could not be written (File too large)"), std::string::npos)
+      << lines[3];
+  EXPECT_NE(lines[4].find("\"operation\":\"C_Logout\""), std::string::npos);
+  EXPECT_TRUE(AuditLog::Verify(path).intact);
+  EXPECT_EQ(AuditLog::Verify(path).records, 5u);
 }
 
 }  // namespace

@@ -70,7 +70,6 @@ absl::StatusOr<uint64_t> Hsm::StoreNewObject(Application& app, const Session& se
   if (on_token) {
     HSM_RETURN_IF_ERROR(CheckObjectQuota(app.tenant_id()));
     absl::StatusOr<uint64_t> id = objects_->Create(TokenOf(app, session), object, SecretTypes(object));
-    if (absl::IsResourceExhausted(id.status())) return RvError(CKR_DEVICE_MEMORY, std::string(id.status().message()));
     if (id.ok()) NoteObject(*id, object);
     return id;
   }

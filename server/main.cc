@@ -52,6 +52,9 @@ ABSL_FLAG(std::string, master_key_file, "",
 ABSL_FLAG(std::string, admin_socket, "", "unix socket of the admin API; default DATA_DIR/admin.sock");
 ABSL_FLAG(std::string, admin_group, "", "group that may use the admin socket (default: its owner only)");
 ABSL_FLAG(std::string, audit_log, "", "the audit trail; default DATA_DIR/audit.log");
+ABSL_FLAG(std::string, on_audit_failure, "refuse",
+          "while the audit log cannot be written (a full disk): refuse (calls that must be audited get "
+          "CKR_DEVICE_MEMORY) or continue (they run unaudited; the trail counts the lost records)");
 ABSL_FLAG(absl::Duration, app_timeout, absl::Seconds(30),
           "drop a client application (its sessions and logins) not heard from for this long");
 ABSL_FLAG(uint64_t, pin_kdf_iterations, 100000, "PBKDF2 rounds for new PIN verifiers");
@@ -180,6 +183,9 @@ int Run() {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A write past the file size limit (ulimit -f) fails with EFBIG, which
+  // storage answers as a full disk; by default the signal would kill hsmd.
+  signal(SIGXFSZ, SIG_IGN);
   const absl::Time started = absl::Now();
 
   const std::string mode = absl::GetFlag(FLAGS_mode);
@@ -188,6 +194,11 @@ int Run() {
     return 2;
   }
   const bool production = mode == "production";
+  const std::string on_audit_failure = absl::GetFlag(FLAGS_on_audit_failure);
+  if (on_audit_failure != "refuse" && on_audit_failure != "continue") {
+    LogError("--on_audit_failure is refuse or continue");
+    return 2;
+  }
   const bool tls = !absl::GetFlag(FLAGS_tls_cert).empty();
   if (tls && (absl::GetFlag(FLAGS_tls_key).empty() || absl::GetFlag(FLAGS_tls_client_ca).empty() ||
               absl::GetFlag(FLAGS_tenants).empty())) {
@@ -208,7 +219,22 @@ int Run() {
   }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  absl::StatusOr<std::unique_ptr<storage::LmdbEnv>> env = storage::LmdbEnv::Open(data_dir);
+  storage::LmdbEnv::Options storage_options;
+  storage_options.on_lmdb_behind = [](const absl::Status& status) {
+    if (status.ok()) {
+      LogInfo("storage: LMDB has taken the journal again; writes are no longer at risk of refusal");
+    } else {
+      LogError(absl::StrCat("storage: LMDB cannot take the journal (", status.message(),
+                            "); acknowledged writes are safe in the journal, writes go on there and are "
+                            "refused once it is full, until LMDB takes it (retried every flush interval)"));
+    }
+  };
+  absl::StatusOr<std::unique_ptr<storage::LmdbEnv>> env = storage::LmdbEnv::Open(data_dir, storage_options);
+  if (absl::IsResourceExhausted(env.status())) {
+    return Fail("cannot open the data folder: the journal's acknowledged writes are safe, but LMDB needs room to "
+                "take them; make room and start hsmd again",
+                env.status());
+  }
   if (!env.ok()) return Fail("cannot open the data folder", env.status());
   absl::StatusOr<std::unique_ptr<storage::TokenStore>> tokens = storage::TokenStore::Open(env->get());
   if (!tokens.ok()) return Fail("cannot open the token store", tokens.status());
@@ -246,7 +272,7 @@ int Run() {
 
   ApplicationRegistry apps(absl::GetFlag(FLAGS_app_timeout));
   Hsm hsm(tokens->get(), objects->get(), &apps, options);
-  Pkcs11Service service(&hsm, &apps, caller_of, audit->get());
+  Pkcs11Service service(&hsm, &apps, caller_of, audit->get(), on_audit_failure == "refuse");
 
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (tls) {

@@ -34,9 +34,15 @@ using CallerResolver = std::function<absl::StatusOr<Caller>(const grpc::ServerCo
 // which method serves which RPC).
 class Pkcs11Service final {
  public:
-  // `audit` may be null (no audit trail).
-  Pkcs11Service(Hsm* hsm, ApplicationRegistry* apps, CallerResolver caller_of, AuditLog* audit)
-      : hsm_(hsm), apps_(apps), caller_of_(std::move(caller_of)), audit_(audit) {}
+  // `audit` may be null (no audit trail). With `refuse_unaudited`, a call that
+  // must be audited is refused while the audit log cannot be written.
+  Pkcs11Service(Hsm* hsm, ApplicationRegistry* apps, CallerResolver caller_of, AuditLog* audit,
+                bool refuse_unaudited)
+      : hsm_(hsm),
+        apps_(apps),
+        caller_of_(std::move(caller_of)),
+        audit_(audit),
+        refuse_unaudited_(refuse_unaudited) {}
 
   grpc::Status Initialize(grpc::ServerContext& context, const v1::InitializeRequest& request,
                           v1::InitializeReply* reply);
@@ -52,6 +58,14 @@ class Pkcs11Service final {
     }
     std::shared_ptr<Application> app = apps_->Find(request.app(), caller->tenant_id);
     if (app == nullptr) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "unknown application");
+    if (refuse_unaudited_ && audit_ != nullptr && (IsAudited(name) || CarriesInit(request)) &&
+        !audit_->Writable()) {
+      // A key's use (or a login, a key made) that the trail could not show:
+      // refused before it runs. The first such call after the log failed
+      // has run already; its record is counted among the lost.
+      reply->set_rv(audit_->FailedForRoom() ? CKR_DEVICE_MEMORY : CKR_DEVICE_ERROR);
+      return grpc::Status::OK;
+    }
     TakeAuditNote();  // start clean
     TakeDeferredInit();
     reply->set_rv(ToRv((hsm_->*method)(*app, request, reply)));
@@ -77,6 +91,20 @@ class Pkcs11Service final {
   static bool IsAudited(const char* name);
   // Whether refusals of the RPC `name` are (a quota reached, for instance).
   static bool IsAuditedWhenRefused(const char* name);
+  // Whether `request` carries a deferred Init (which may be audited: a
+  // C_SignInit or C_DecryptInit inside a C_Sign or C_Decrypt).
+  template <typename Request>
+  static bool CarriesInit(const Request& request) {
+    if constexpr (HasInit<Request>::value) {
+      return request.has_init();
+    } else {
+      return false;
+    }
+  }
+  template <typename T, typename = void>
+  struct HasInit : std::false_type {};
+  template <typename T>
+  struct HasInit<T, std::void_t<decltype(std::declval<const T&>().has_init())>> : std::true_type {};
   void AuditCall(const Caller& caller, const Application& app, const google::protobuf::Message& request,
                  const char* name, uint64_t rv);
 
@@ -84,6 +112,7 @@ class Pkcs11Service final {
   ApplicationRegistry* apps_;
   CallerResolver caller_of_;
   AuditLog* audit_;
+  const bool refuse_unaudited_;
 };
 
 }  // namespace hsm::server

@@ -15,8 +15,9 @@ namespace hsm::server {
 // never reaches the client, and must not hold PINs or key material.
 absl::Status RvError(CK_RV rv, std::string message = "");
 
-// CKR_OK for OK; the carried CK_RV if there is one; CKR_DEVICE_ERROR for any
-// other failure (a storage or internal fault), which is logged.
+// CKR_OK for OK; the carried CK_RV if there is one; CKR_DEVICE_MEMORY for
+// ResourceExhausted (storage without room); CKR_DEVICE_ERROR for any other
+// failure (a storage or internal fault). Failures without a CK_RV are logged.
 CK_RV ToRv(const absl::Status& status);
 
 // The CK_RV `status` carries, if any (for tests).

@@ -4,10 +4,15 @@
 // replaying anything. A "crash" is a forked child that writes and then
 // _exit()s: no destructor, no flush.
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -307,6 +312,123 @@ TEST(JournalTest, KeysLmdbWouldRefuseAreRefusedAtOnce) {
   // And the store still works.
   EXPECT_TRUE((*env)->Write([&](Txn& txn) { return txn.Put(*db, "key1", "v"); }).ok());
   EXPECT_TRUE((*env)->Flush().ok());
+}
+
+// ---- LMDB without room: a cap on the size of files this process writes
+// (ulimit -f) at data.mdb's size, so that LMDB can take nothing that needs a
+// bigger file, while the journal's files, smaller and written in place, are
+// unaffected.
+
+bool Say(const std::string& what) {
+  std::fprintf(stderr, "child: %s\n", what.c_str());
+  return false;
+}
+
+// The cap applies to every offset written, so data.mdb must first grow
+// beyond a journal file (64 KiB here): this many keys of 300 bytes do.
+constexpr int kKeysBeforeTheCap = 300;
+bool FillLmdbPastAJournalFile(LmdbEnv& env, MDB_dbi db) {
+  return WriteKeys(env, db, 0, kKeysBeforeTheCap, 300) && env.Flush().ok();
+}
+
+bool CapFileSizes(const std::string& dir) {
+  signal(SIGXFSZ, SIG_IGN);  // a write past the cap then fails with EFBIG
+  struct stat data;
+  struct rlimit limit;
+  if (stat((dir + "/data.mdb").c_str(), &data) != 0 || getrlimit(RLIMIT_FSIZE, &limit) != 0) return false;
+  limit.rlim_cur = static_cast<rlim_t>(data.st_size);
+  return setrlimit(RLIMIT_FSIZE, &limit) == 0;
+}
+
+bool UncapFileSizes() {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_FSIZE, &limit) != 0) return false;
+  limit.rlim_cur = limit.rlim_max;
+  return setrlimit(RLIMIT_FSIZE, &limit) == 0;
+}
+
+// With file sizes capped: writes keys from `from` on, handing the journal to
+// LMDB every 10 writes, until a write is refused. Checks that LMDB failed to
+// take the journal first, that writes went on into the journal after that,
+// that the refusal says there is no room, and that reads see every
+// acknowledged write. Sets `*written` to the number of keys then.
+bool FillUntilRefused(LmdbEnv& env, MDB_dbi db, int from, int* written) {
+  bool flush_failed = false;
+  int acknowledged_after_flush_failed = 0;
+  int i = from;
+  absl::Status refused;
+  for (; i < from + 20000; ++i) {
+    const std::string value = absl::StrCat("value ", i, std::string(300, 'v'));
+    refused = env.Write([&](Txn& txn) { return txn.Put(db, absl::StrCat("key", 1000 + i), value); });
+    if (!refused.ok()) break;
+    if (flush_failed) ++acknowledged_after_flush_failed;
+    if (i % 10 == 0) {
+      absl::Status flushed = env.Flush();
+      if (!flushed.ok() && !absl::IsResourceExhausted(flushed)) return Say("flush: " + flushed.ToString());
+      flush_failed = flush_failed || !flushed.ok();
+    }
+  }
+  *written = i;
+  if (!flush_failed) return Say("LMDB took everything despite the cap");
+  if (acknowledged_after_flush_failed < 20) return Say("writes stopped when LMDB did");
+  if (!absl::IsResourceExhausted(refused)) return Say("refused with " + refused.ToString());
+  if (Keys(env, db) != ExpectedKeys(0, i)) return Say("reads lost acknowledged writes");
+  return true;
+}
+
+void SaveCount(const std::string& dir, int count) { std::ofstream(dir + "/count") << count; }
+int SavedCount(const std::string& dir) {
+  int count = -1;
+  std::ifstream(dir + "/count") >> count;
+  return count;
+}
+
+TEST(JournalTest, WritesGoOnIntoTheJournalWhileLmdbHasNoRoomAndResumeAfter) {
+  const std::string dir = MakeTestDir("journal");
+  ASSERT_TRUE(InCrashingChild([&] {
+    LmdbEnv::Options options = NoBackgroundFlush(64 << 10);
+    std::vector<absl::StatusCode> told;
+    options.on_lmdb_behind = [&](const absl::Status& status) { told.push_back(status.code()); };
+    auto env = LmdbEnv::Open(dir, options);
+    if (!env.ok()) return Say(env.status().ToString());
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !FillLmdbPastAJournalFile(**env, *db) || !CapFileSizes(dir)) return Say("setup");
+    int written = 0;
+    if (!FillUntilRefused(**env, *db, kKeysBeforeTheCap, &written)) return false;
+    // Room again: the next write hands the full journal to LMDB and goes on.
+    if (!UncapFileSizes()) return Say("cannot uncap file sizes");
+    if (!WriteKeys(**env, *db, written, written + 5)) return Say("no write after the room came back");
+    if (!(*env)->Flush().ok()) return Say("no flush after the room came back");
+    if (told != std::vector<absl::StatusCode>{absl::StatusCode::kResourceExhausted, absl::StatusCode::kOk}) {
+      return Say("on_lmdb_behind was not told once of the failure and once of the recovery");
+    }
+    SaveCount(dir, written + 5);
+    env->release();  // dies unflushed
+    return true;
+  }));
+  const int count = SavedCount(dir);
+  ASSERT_GT(count, kKeysBeforeTheCap + 20);
+  EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), ExpectedKeys(0, count));
+}
+
+TEST(JournalTest, ACrashWhileLmdbHasNoRoomLosesNoAcknowledgedWrite) {
+  // Both journal files then hold records LMDB lacks: the one the failed
+  // flush switched away from, and the one written since.
+  const std::string dir = MakeTestDir("journal");
+  ASSERT_TRUE(InCrashingChild([&] {
+    auto env = LmdbEnv::Open(dir, NoBackgroundFlush(64 << 10));
+    if (!env.ok()) return Say(env.status().ToString());
+    auto db = (*env)->OpenDatabase("t");
+    if (!db.ok() || !FillLmdbPastAJournalFile(**env, *db) || !CapFileSizes(dir)) return Say("setup");
+    int written = 0;
+    if (!FillUntilRefused(**env, *db, kKeysBeforeTheCap, &written)) return false;
+    SaveCount(dir, written);
+    env->release();
+    return true;
+  }));
+  const int count = SavedCount(dir);
+  ASSERT_GT(count, kKeysBeforeTheCap + 20);
+  EXPECT_EQ(KeysAfterReopen(dir, NoBackgroundFlush(64 << 10)), ExpectedKeys(0, count));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "storage/lmdb_env.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cstring>
@@ -43,6 +45,7 @@ Txn::~Txn() {
 absl::Status Txn::Check(int rc, std::string_view what) {
   if (rc == 0) return absl::OkStatus();
   if (rc == MDB_MAP_FULL) map_full_ = true;
+  failed_rc_ = rc;
   return LmdbError(rc, what);
 }
 
@@ -188,7 +191,8 @@ absl::StatusOr<std::unique_ptr<LmdbEnv>> LmdbEnv::Open(const std::string& dir,
   }
   MDB_envinfo info;
   mdb_env_info(env, &info);
-  std::unique_ptr<LmdbEnv> opened(new LmdbEnv(env, info.me_mapsize));
+  std::unique_ptr<LmdbEnv> opened(new LmdbEnv(env, info.me_mapsize, dir));
+  opened->on_lmdb_behind_ = options.on_lmdb_behind;
   if (options.journal) HSM_STORAGE_RETURN_IF_ERROR(opened->StartJournal(dir, options));
   return opened;
 }
@@ -439,34 +443,47 @@ absl::Status LmdbEnv::Flush() {
   if (journal_ == nullptr) return absl::OkStatus();
   std::lock_guard<std::mutex> flush_lock(flush_mutex_);
   if (broken_) return Broken();
-  uint64_t last_in_file;
-  {
-    std::lock_guard<std::mutex> journal_lock(journal_mutex_);
-    // Later records go to the other file, from its start: LMDB has every
-    // record in it (the previous flush applied them).
-    last_in_file = last_reserved_;
-    journal_->SwitchFiles();
+  if (!lmdb_behind_) {
+    uint64_t last_in_file;
+    {
+      std::lock_guard<std::mutex> journal_lock(journal_mutex_);
+      // Later records go to the other file, from its start: LMDB has every
+      // record in it (the previous flush applied them).
+      last_in_file = last_reserved_;
+      journal_->SwitchFiles();
+    }
+    // The records of the file just left may still be on their way to disk;
+    // LMDB must get all of them now, since the next flush switches back.
+    HSM_STORAGE_RETURN_IF_ERROR(WaitSynced(last_in_file));
   }
-  // The records of the file just left may still be on their way to disk;
-  // LMDB must get all of them now, since the next flush switches back.
-  HSM_STORAGE_RETURN_IF_ERROR(WaitSynced(last_in_file));
+  // Behind, the current file is the one switched to when the failed flush
+  // began, so the other one's records are all in flushing_ already.
   uint64_t applied;
   {
     std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
-    if (visible_.empty()) return absl::OkStatus();  // LMDB has everything already
-    flushing_.swap(visible_);
+    if (visible_.empty() && flushing_.empty()) return absl::OkStatus();  // LMDB has everything already
+    if (flushing_.empty()) {
+      flushing_.swap(visible_);
+    } else {  // a retry: the failed flush's changes, with the newer ones over them
+      for (auto& [key, value] : visible_) flushing_[key] = std::move(value);
+      visible_.clear();
+    }
     applied = visible_sequence_;
   }
   absl::Status status = ApplyToLmdb(flushing_, applied);
   if (!status.ok()) {
-    // flushing_ stays readable; the journal still has it, but the next
-    // switch would write over it, so stop writing.
-    std::lock_guard<std::mutex> sync_lock(sync_mutex_);
-    BreakLocked(status);
+    // flushing_ stays readable, and the journal keeps its records: no file
+    // switch until a retry succeeds. Writes go on until the current file is full.
+    if (!lmdb_behind_ && on_lmdb_behind_) on_lmdb_behind_(status);
+    lmdb_behind_ = true;
     return status;
   }
-  std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
-  flushing_.clear();
+  {
+    std::unique_lock<std::shared_mutex> layers_lock(layers_mutex_);
+    flushing_.clear();
+  }
+  if (lmdb_behind_ && on_lmdb_behind_) on_lmdb_behind_(absl::OkStatus());
+  lmdb_behind_ = false;
   return absl::OkStatus();
 }
 
@@ -488,7 +505,9 @@ void LmdbEnv::RunFlusher(absl::Duration interval) {
     if (flusher_stop_) break;
     flush_wanted_ = false;
     lock.unlock();
-    Flush().IgnoreError();  // a failure stops writes (broken_); reads go on
+    // A failure is retried at the next interval; writes go on into the
+    // journal meanwhile, and reads are unaffected.
+    Flush().IgnoreError();
     lock.lock();
   }
 }
@@ -497,17 +516,19 @@ absl::Status LmdbEnv::WriteDirect(const std::function<absl::Status(Txn&)>& body)
   for (;;) {
     absl::Status status;
     bool map_full = false;
+    int failed_rc = 0;
     {
       std::shared_lock<std::shared_mutex> lock(resize_mutex_);
       MDB_txn* raw = nullptr;
       int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
-      if (rc != 0) return LmdbError(rc, "begin write");
+      if (rc != 0) return NotedIfNoRoom(LmdbError(rc, "begin write"), rc);
       Txn txn(raw);
       status = body(txn);
       if (status.ok()) status = txn.Commit();
       map_full = txn.map_full_;
+      failed_rc = txn.failed_rc_;
     }
-    if (!map_full) return status;
+    if (!map_full) return status.ok() ? status : NotedIfNoRoom(status, failed_rc);
     absl::Status grown = Grow();
     if (!grown.ok()) return grown;
   }
@@ -518,6 +539,30 @@ absl::Status LmdbEnv::CopyTo(const std::string& dir) {
   std::shared_lock<std::shared_mutex> lock(resize_mutex_);
   int rc = mdb_env_copy2(env_, dir.c_str(), MDB_CP_COMPACT);
   return rc == 0 ? absl::OkStatus() : LmdbError(rc, absl::StrCat("copy to ", dir));
+}
+
+absl::Status LmdbEnv::NotedIfNoRoom(const absl::Status& failed, int rc) const {
+  // LMDB reports a write the disk took only part of as EIO; the disk being
+  // (nearly) full, or data.mdb at the file size limit, says that was why.
+  if (rc != ENOSPC && rc != EDQUOT && rc != EFBIG && rc != EIO) return failed;
+  constexpr uint64_t kNearlyFull = uint64_t{1} << 20;
+  std::string why;
+  struct statvfs disk;
+  struct rlimit limit;
+  struct stat data;
+  if (statvfs(dir_.c_str(), &disk) == 0 && uint64_t{disk.f_bavail} * disk.f_frsize < kNearlyFull) {
+    why = absl::StrCat("the disk holding ", dir_, " has ", uint64_t{disk.f_bavail} * disk.f_frsize,
+                       " bytes free");
+  } else if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+             stat((dir_ + "/data.mdb").c_str(), &data) == 0 &&
+             static_cast<uint64_t>(data.st_size) + kNearlyFull > limit.rlim_cur) {
+    why = absl::StrCat(dir_, "/data.mdb is at the file size limit (ulimit -f) of ", limit.rlim_cur, " bytes");
+  } else if (rc != EIO) {
+    why = absl::StrCat("no room in ", dir_);
+  } else {
+    return failed;
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(failed.message(), " (", why, ")"));
 }
 
 absl::Status LmdbEnv::Grow() {

@@ -16,6 +16,12 @@
 // journal and writes it at once, without waiting for the writes before it;
 // it is acknowledged, and becomes visible, once every write before it is on
 // disk too.
+//
+// When LMDB cannot take the journal (the disk is full, say), writes go on
+// into the journal, whose files are allocated in advance, while the handing
+// over is retried; only once the journal is full too are writes refused, with
+// ResourceExhausted when there is no room on the disk. Nothing acknowledged is
+// lost, and writes resume by themselves once LMDB takes the journal again.
 #ifndef HSM_STORAGE_LMDB_ENV_H_
 #define HSM_STORAGE_LMDB_ENV_H_
 
@@ -103,6 +109,8 @@ class Txn {
   bool layered_ = false;
   // Set when LMDB said MDB_MAP_FULL: the write is retried on a larger map.
   bool map_full_ = false;
+  // LMDB's code for the last call that failed, 0 if none.
+  int failed_rc_ = 0;
 };
 
 class LmdbEnv {
@@ -119,6 +127,11 @@ class LmdbEnv {
     // holds up the journal writes that meet it in the disk: every 20 ms, 1 to
     // 2 % of creations took over 1.5 ms; every 200 ms, under 1 % took 0.5 ms.
     absl::Duration flush_interval = absl::Milliseconds(200);
+    // Told (from the flushing thread) when handing the journal to LMDB
+    // fails, with why, and when it works again after failing, with OK. The
+    // caller's log is where an operator learns of a full disk before writes
+    // are refused.
+    std::function<void(const absl::Status&)> on_lmdb_behind;
   };
 
   // Opens (creating if needed) the environment in folder `dir`.
@@ -156,7 +169,8 @@ class LmdbEnv {
     bool written = false;
   };
 
-  LmdbEnv(MDB_env* env, size_t map_size) : env_(env), map_size_(map_size) {}
+  LmdbEnv(MDB_env* env, size_t map_size, std::string dir)
+      : env_(env), map_size_(map_size), dir_(std::move(dir)) {}
   absl::Status Grow();
   // Opens the journal, applies what LMDB lacks of it, starts the flusher.
   absl::Status StartJournal(const std::string& dir, const Options& options);
@@ -184,9 +198,13 @@ class LmdbEnv {
   absl::Status ApplyToLmdb(const ChangeMap& changes, std::optional<uint64_t> applied);
   void RunFlusher(absl::Duration interval);
   absl::Status Broken() const;
+  // `failed`, a commit that LMDB refused with `rc`, as ResourceExhausted if
+  // the data folder had no room for it.
+  absl::Status NotedIfNoRoom(const absl::Status& failed, int rc) const;
 
   MDB_env* env_;
   size_t map_size_;
+  const std::string dir_;
   // Shared by every transaction; taken exclusively to resize the map, which
   // LMDB allows only while this process has no transaction open.
   std::shared_mutex resize_mutex_;
@@ -215,8 +233,8 @@ class LmdbEnv {
   std::condition_variable synced_;
   uint64_t synced_sequence_ = 0;
   std::map<uint64_t, InFlight> in_flight_;
-  // Set when the journal or LMDB failed a write: later writes are refused
-  // (what is on disk may no longer be what was acknowledged).
+  // Set when the journal failed a write: later writes are refused (what is
+  // on disk may no longer be what was acknowledged).
   std::atomic<bool> broken_{false};
   std::string broken_reason_;  // written once, before broken_ is set
   // What reads see before LMDB, under layers_mutex_.
@@ -226,6 +244,12 @@ class LmdbEnv {
   uint64_t visible_sequence_ = 0;
   // One flush at a time; the background flusher.
   std::mutex flush_mutex_;
+  // Under flush_mutex_: the last flush failed, so LMDB lacks records of the
+  // file it switched away from. The journal does not switch files again
+  // (which would write over them) until a flush succeeds; flushing_ keeps
+  // them readable meanwhile.
+  bool lmdb_behind_ = false;
+  std::function<void(const absl::Status&)> on_lmdb_behind_;
   std::mutex flusher_mutex_;
   std::condition_variable flusher_wake_;
   bool flusher_stop_ = false;
