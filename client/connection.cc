@@ -64,10 +64,19 @@ std::chrono::system_clock::time_point Connection::DeadlineFor(Deadline deadline)
   return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
 }
 
-CK_RV Connection::EnsureRegistered(uint64_t& app) {
+CK_RV Connection::EnsureRegistered(uint64_t& app, uint64_t* epoch) {
+  if (epoch != nullptr) {
+    // The epoch with the app id it goes with: Forget and a new registration
+    // change them under the lock.
+    std::lock_guard<std::mutex> lock(register_mutex_);
+    *epoch = epoch_.load(std::memory_order_acquire);
+    app = app_.load(std::memory_order_acquire);
+    if (app != 0) return CKR_OK;
+  }
   app = app_.load(std::memory_order_acquire);
   if (app != 0) return CKR_OK;
   std::lock_guard<std::mutex> lock(register_mutex_);
+  if (epoch != nullptr) *epoch = epoch_.load(std::memory_order_acquire);
   app = app_.load(std::memory_order_acquire);
   if (app != 0) return CKR_OK;
 
@@ -242,9 +251,10 @@ void Connection::SendQueuedCloses() {
   unsent_closes_.fetch_sub(closes.size(), std::memory_order_release);
 }
 
-CK_RV Connection::OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply) {
+CK_RV Connection::OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply,
+                                        uint64_t* epoch) {
   return SendCarryingCloses(&v1::Pkcs11::Stub::PrepareAsyncOpenSession, request, reply, CallKind::kApplication,
-                            Deadline::kNormal);
+                            Deadline::kNormal, epoch);
 }
 
 bool Connection::DataCallCarriesCloses(Rpc<v1::DataRequest, v1::DataReply> rpc) const {

@@ -82,8 +82,10 @@ class Connection {
     return Send(rpc, request, reply, kind, deadline);
   }
 
-  // C_OpenSession's RPC, carrying the queued closes.
-  CK_RV OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply);
+  // C_OpenSession's RPC, carrying the queued closes. `*epoch` is the
+  // registration the session belongs to: the one the call found, or the one
+  // it made if hsmd turned out to have restarted.
+  CK_RV OpenSessionWithCloses(v1::OpenSessionRequest& request, v1::OpenSessionReply* reply, uint64_t* epoch);
 
   // Defers the RPC of C_CloseSession on hsmd's session `session`, opened
   // in registration `epoch`.
@@ -103,7 +105,7 @@ class Connection {
   // is held until hsmd has them, so no call overtakes them.
   template <typename Request, typename Reply>
   CK_RV SendCarryingCloses(Rpc<Request, Reply> rpc, Request& request, Reply* reply, CallKind kind,
-                           Deadline deadline) {
+                           Deadline deadline, uint64_t* epoch = nullptr) {
     std::unique_lock<std::mutex> order(close_order_, std::defer_lock);
     std::vector<QueuedClose> closes;
     if (unsent_closes_.load(std::memory_order_acquire) != 0) {
@@ -113,7 +115,7 @@ class Connection {
       request.set_app(app);  // Send drops the closes if the registration changes
       for (const QueuedClose& close : closes) request.add_close_first(close.session);
     }
-    CK_RV rv = Send(rpc, request, reply, kind, deadline);
+    CK_RV rv = Send(rpc, request, reply, kind, deadline, epoch);
     if (rv == CKR_DEVICE_ERROR && !closes.empty()) {
       // A transport failure, or a fault inside hsmd: either way hsmd may not
       // have closed them.
@@ -124,12 +126,14 @@ class Connection {
     return rv;
   }
 
+  // `*epoch`, if given, is set to the registration the RPC went to.
   template <typename Request, typename Reply>
-  CK_RV Send(Rpc<Request, Reply> rpc, Request& request, Reply* reply, CallKind kind, Deadline deadline) {
+  CK_RV Send(Rpc<Request, Reply> rpc, Request& request, Reply* reply, CallKind kind, Deadline deadline,
+             uint64_t* epoch = nullptr) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (unreachable_reported_.load(std::memory_order_relaxed)) AwaitReconnect();
       uint64_t app = 0;
-      CK_RV rv = EnsureRegistered(app);
+      CK_RV rv = EnsureRegistered(app, epoch);
       if (rv != CKR_OK) return rv;
       if constexpr (std::is_same_v<Request, v1::OpenSessionRequest> || std::is_same_v<Request, v1::DataRequest>) {
         // The closes it carries belong to the registration in `app` when it
@@ -187,8 +191,9 @@ class Connection {
   // Whether the oldest queued close has waited `age` or longer.
   bool ClosesWaited(std::chrono::milliseconds age);
 
-  // The registered application id, registering first if needed.
-  CK_RV EnsureRegistered(uint64_t& app);
+  // The registered application id, registering first if needed, and (if
+  // `epoch` is given) its registration's epoch.
+  CK_RV EnsureRegistered(uint64_t& app, uint64_t* epoch = nullptr);
   // hsmd no longer knows `app`: drop it (if still current) and start a new epoch.
   void Forget(uint64_t app);
   CK_RV TransportFailure(const grpc::Status& status);

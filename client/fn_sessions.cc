@@ -17,8 +17,9 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
   if (!library) return CKR_CRYPTOKI_NOT_INITIALIZED;
   if (phSession == nullptr) return CKR_ARGUMENTS_BAD;
   // Notify callbacks are never made: hsmd does not surrender sessions.
-  // Read the epoch before the call: if hsmd restarts meanwhile, the session
-  // is recorded under the old epoch and reported invalid, never mixed up.
+  // A spare must be of the current registration; a new session records the
+  // registration its RPC went to (a new one, if hsmd turned out to have
+  // restarted), never a later one.
   const uint64_t epoch = library->connection.epoch();
   SessionEntry entry;
   entry.epoch = epoch;
@@ -36,12 +37,12 @@ CK_RV OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, C
   request.set_slot_id(slotID);
   request.set_flags(flags);
   v1::OpenSessionReply reply;
-  CK_RV rv = library->connection.OpenSessionWithCloses(request, &reply);
+  CK_RV rv = library->connection.OpenSessionWithCloses(request, &reply, &entry.epoch);
   if (rv == CKR_SESSION_COUNT) {
     // The tenant's session quota: spares count in it, so give them back.
     if (ReleaseAllSpareSessions(*library) > 0) {
       reply.Clear();
-      rv = library->connection.OpenSessionWithCloses(request, &reply);
+      rv = library->connection.OpenSessionWithCloses(request, &reply, &entry.epoch);
     }
   }
   if (rv != CKR_OK) return rv;

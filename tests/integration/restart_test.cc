@@ -47,6 +47,27 @@ TEST_F(RestartTest, SessionsOfARestartedServerAreInvalidAndNewOnesWork) {
   EXPECT_THAT(Login(fresh, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
 }
 
+TEST_F(RestartTest, ASessionOpenedByTheCallThatFindsHsmdRestartedIsANewOne) {
+  // C_OpenSession is the first call after the restart: it finds the
+  // application unknown, registers again and opens the session there. That
+  // session is of the new registration, not reported invalid at its first use.
+  CK_SESSION_HANDLE old_session = Open();
+  ASSERT_TRUE(hsmd_->Restart());
+  CK_SESSION_HANDLE session = Open();
+  EXPECT_THAT(Login(session, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
+  EXPECT_THAT(Random(session), RvIs(CKR_OK));
+  EXPECT_THAT(Random(old_session), RvIs(CKR_SESSION_HANDLE_INVALID));
+
+  // The same after hsmd was killed, once the library has seen it gone.
+  hsmd_->Stop(SIGKILL);
+  EXPECT_THAT(Random(session), RvIs(CKR_DEVICE_ERROR));
+  ASSERT_TRUE(hsmd_->Restart());
+  CK_SESSION_HANDLE after_kill = Open();
+  EXPECT_THAT(Login(after_kill, CKU_USER, hsmd_->user_pin), RvIs(CKR_OK));
+  EXPECT_THAT(Random(after_kill), RvIs(CKR_OK));
+  EXPECT_THAT(Random(session), RvIs(CKR_SESSION_HANDLE_INVALID));
+}
+
 TEST_F(RestartTest, KilledServerGivesDeviceErrorsThenRecovers) {
   CK_SESSION_HANDLE session = Open();
   hsmd_->Stop(SIGKILL);

@@ -42,6 +42,7 @@ class HsmdProcess {
   // Starts hsmd again on the same data folder and port.
   bool Restart();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
