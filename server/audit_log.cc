@@ -204,7 +204,7 @@ void AuditLog::Record(const AuditEvent& event) {
 }
 
 bool AuditLog::Writable() {
-  if (!failing_.load(std::memory_order_relaxed)) return true;
+  if (!failing()) return true;
   std::lock_guard<std::mutex> lock(mutex_);
   return CatchUpLocked();
 }

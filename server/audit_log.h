@@ -56,6 +56,8 @@ class AuditLog {
   // Cheap while writes succeed. hsmd asks before a call it must audit
   // (--on_audit_failure=refuse).
   bool Writable();
+  // Whether the last write failed (one atomic load: for the hot path).
+  bool failing() const { return failing_.load(std::memory_order_relaxed); }
   // Whether the last failed write found no room (a full disk, a quota, the
   // file size limit) rather than another fault.
   bool FailedForRoom() const;

@@ -58,7 +58,7 @@ class Pkcs11Service final {
     }
     std::shared_ptr<Application> app = apps_->Find(request.app(), caller->tenant_id);
     if (app == nullptr) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "unknown application");
-    if (refuse_unaudited_ && audit_ != nullptr && (IsAudited(name) || CarriesInit(request)) &&
+    if (refuse_unaudited_ && audit_ != nullptr && audit_->failing() && (IsAudited(name) || CarriesInit(request)) &&
         !audit_->Writable()) {
       // A key's use (or a login, a key made) that the trail could not show:
       // refused before it runs. The first such call after the log failed
