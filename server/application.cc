@@ -18,7 +18,11 @@ bool Application::HasSlot(uint64_t slot_id) const {
   return std::find(slot_ids_.begin(), slot_ids_.end(), slot_id) != slot_ids_.end();
 }
 
-Session& Application::OpenSession(uint64_t slot_id, bool read_write) {
+Session* Application::TryOpenSession(uint64_t slot_id, bool read_write, uint64_t tenant_limit) {
+  uint64_t open = tenant_sessions_->load(std::memory_order_relaxed);
+  do {
+    if (tenant_limit != 0 && open >= tenant_limit) return nullptr;
+  } while (!tenant_sessions_->compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
   auto session = std::make_unique<Session>();
   session->id = next_session_id_++;
   session->slot_id = slot_id;
@@ -26,8 +30,7 @@ Session& Application::OpenSession(uint64_t slot_id, bool read_write) {
   session->operations = std::make_shared<SessionOperations>(operation_memory_);
   Session& result = *session;
   sessions_[result.id] = std::move(session);
-  tenant_sessions_->fetch_add(1, std::memory_order_relaxed);
-  return result;
+  return &result;
 }
 
 Session* Application::FindSession(uint64_t session_id) {

@@ -90,7 +90,11 @@ class Application {
   // Everything below is guarded by mutex().
   std::mutex& mutex() { return mutex_; }
 
-  Session& OpenSession(uint64_t slot_id, bool read_write);
+  Session& OpenSession(uint64_t slot_id, bool read_write) { return *TryOpenSession(slot_id, read_write, 0); }
+  // Opens a session unless the tenant's applications have `tenant_limit`
+  // open together (0: no limit); nullptr then. Counting it and checking the
+  // limit are one atomic step, so concurrent opens cannot pass the limit.
+  Session* TryOpenSession(uint64_t slot_id, bool read_write, uint64_t tenant_limit);
   // nullptr if `session_id` is not one of this application's open sessions.
   Session* FindSession(uint64_t session_id);
   // Closes a session, destroying its session objects; the last session of a

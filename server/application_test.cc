@@ -1,9 +1,11 @@
 #include "server/application.h"
 
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/application_registry.h"
@@ -163,6 +165,29 @@ TEST(ApplicationRegistryTest, ATenantsApplicationsCountTheirSessionsTogether) {
   first.reset();  // the application's last reference: its sessions go with it
   EXPECT_EQ(second->tenant_session_count(), 1u);
   EXPECT_EQ(registry.Register(7, {1}, "later")->tenant_session_count(), 1u);
+}
+
+TEST(ApplicationRegistryTest, ConcurrentOpensOfATenantsApplicationsNeverPassItsLimit) {
+  ApplicationRegistry registry(absl::Hours(1));
+  constexpr uint64_t kLimit = 50;
+  std::vector<std::shared_ptr<Application>> apps;
+  for (int i = 0; i < 4; ++i) apps.push_back(registry.Register(7, {1}, "app" + std::to_string(i)));
+  std::atomic<uint64_t> opened{0};
+  std::vector<std::thread> openers;
+  for (const std::shared_ptr<Application>& app : apps) {
+    openers.emplace_back([&opened, app] {
+      for (int i = 0; i < 200; ++i) {
+        std::lock_guard<std::mutex> lock(app->mutex());
+        if (app->TryOpenSession(1, true, kLimit) != nullptr) opened.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& opener : openers) opener.join();
+  EXPECT_EQ(opened.load(), kLimit);
+  EXPECT_EQ(apps[0]->tenant_session_count(), kLimit);
+  size_t held = 0;
+  for (const std::shared_ptr<Application>& app : apps) held += app->session_count();
+  EXPECT_EQ(held, kLimit);
 }
 
 TEST(ApplicationRegistryTest, DropsIdleApplications) {

@@ -176,7 +176,9 @@ class Hsm {
   // Quotas (hsm_quotas.cc): CKR_SESSION_COUNT or CKR_DEVICE_MEMORY when the
   // tenant is at its limit.
   absl::Status CheckApplicationQuota(uint64_t tenant_id);
-  absl::Status CheckSessionQuota(const Application& app);
+  // The most sessions the tenant's applications may have open together: its
+  // quota, or --max_sessions_per_tenant (0: no limit).
+  absl::StatusOr<uint64_t> TenantSessionLimit(const Application& app);
   // Whether the tenant's sessions are limited (true if that cannot be read).
   bool HasSessionQuota(uint64_t tenant_id);
   absl::Status CheckObjectQuota(uint64_t tenant_id);

@@ -30,13 +30,11 @@ bool Hsm::HasSessionQuota(uint64_t tenant_id) {
   return !tenant.ok() || !tenant->has_value() || (*tenant)->max_sessions() != 0;
 }
 
-absl::Status Hsm::CheckSessionQuota(const Application& app) {
+absl::StatusOr<uint64_t> Hsm::TenantSessionLimit(const Application& app) {
   HSM_ASSIGN_OR_RETURN(std::optional<storage::Tenant> tenant, tokens_->GetTenant(app.tenant_id()));
   // Without a quota of its own, a tenant still may not open sessions until
   // hsmd's memory runs out.
-  const uint64_t limit = QuotaOr(tenant.has_value() ? tenant->max_sessions() : 0, options_.max_sessions_per_tenant);
-  if (limit != 0 && app.tenant_session_count() >= limit) return RvError(CKR_SESSION_COUNT, "session quota");
-  return absl::OkStatus();
+  return QuotaOr(tenant.has_value() ? tenant->max_sessions() : 0, options_.max_sessions_per_tenant);
 }
 
 absl::Status Hsm::CheckObjectQuota(uint64_t tenant_id) {

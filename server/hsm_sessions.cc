@@ -31,7 +31,7 @@ absl::Status Hsm::OpenSession(Application& app, const v1::OpenSessionRequest& re
     return RvError(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
   }
   if (!token.initialized()) return RvError(CKR_TOKEN_NOT_RECOGNIZED);
-  HSM_RETURN_IF_ERROR(CheckSessionQuota(app));
+  HSM_ASSIGN_OR_RETURN(const uint64_t tenant_limit, TenantSessionLimit(app));
   const bool read_write = (request.flags() & CKF_RW_SESSION) != 0;
   std::lock_guard<std::mutex> lock(app.mutex());
   if (!read_write && app.login(request.slot_id()) == LoginState::kSecurityOfficer) {
@@ -41,7 +41,9 @@ absl::Status Hsm::OpenSession(Application& app, const v1::OpenSessionRequest& re
   if (limit != 0 && app.session_count() >= limit) {
     return RvError(CKR_SESSION_COUNT, "the application's session limit");
   }
-  reply->set_session(app.OpenSession(request.slot_id(), read_write).id);
+  Session* session = app.TryOpenSession(request.slot_id(), read_write, tenant_limit);
+  if (session == nullptr) return RvError(CKR_SESSION_COUNT, "session quota");
+  reply->set_session(session->id);
   return absl::OkStatus();
 }
 
