@@ -44,8 +44,10 @@ void Application::CloseSession(uint64_t session_id) {
   uint64_t slot_id = it->second->slot_id;
   sessions_.erase(it);
   tenant_sessions_->fetch_sub(1, std::memory_order_relaxed);
-  for (auto object = session_objects_.begin(); object != session_objects_.end();) {
-    object = object->second.session_id == session_id ? EraseSessionObject(object) : std::next(object);
+  if (objects_of_session_.count(session_id) != 0) {
+    for (auto object = session_objects_.begin(); object != session_objects_.end();) {
+      object = object->second.session_id == session_id ? EraseSessionObject(object) : std::next(object);
+    }
   }
   if (SessionCount(slot_id) == 0) login_.erase(slot_id);
 }
@@ -78,6 +80,7 @@ std::optional<uint64_t> Application::AddSessionObject(SessionObject object, uint
   if (!FitsBeside(session_object_bytes_, object.bytes, byte_limit)) return std::nullopt;
   session_object_bytes_ += object.bytes;
   uint64_t handle = next_object_handle_++;
+  ++objects_of_session_[object.session_id];
   session_objects_[handle] = std::move(object);
   return handle;
 }
@@ -108,6 +111,8 @@ void Application::RemoveSessionObject(uint64_t handle) {
 std::map<uint64_t, SessionObject>::iterator Application::EraseSessionObject(
     std::map<uint64_t, SessionObject>::iterator it) {
   session_object_bytes_ -= it->second.bytes;
+  auto owner = objects_of_session_.find(it->second.session_id);
+  if (owner != objects_of_session_.end() && --owner->second == 0) objects_of_session_.erase(owner);
   return session_objects_.erase(it);
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -150,9 +151,13 @@ class Application {
   uint64_t next_object_handle_ = kFirstSessionObjectHandle;
   std::map<uint64_t, SessionObject> session_objects_;
   uint64_t session_object_bytes_ = 0;  // the sum of their `bytes`
+  // How many session objects each session owns (sessions with none are not
+  // listed): closing a session without objects skips the walk over all of them.
+  std::unordered_map<uint64_t, size_t> objects_of_session_;
   const std::shared_ptr<MemoryBudget> operation_memory_ = std::make_shared<MemoryBudget>();
 
-  // Erases a session object, keeping session_object_bytes_; the next one.
+  // Erases a session object, keeping session_object_bytes_ and
+  // objects_of_session_; the next one.
   std::map<uint64_t, SessionObject>::iterator EraseSessionObject(std::map<uint64_t, SessionObject>::iterator it);
 };
 

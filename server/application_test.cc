@@ -56,6 +56,31 @@ SessionObject ObjectOf(uint64_t session_id, size_t bytes) {
   return object;
 }
 
+TEST(ApplicationTest, ClosingASessionDestroysItsObjectsOnly) {
+  Application app(1, 1, {1}, "test");
+  const uint64_t owner = app.OpenSession(1, true).id;
+  const uint64_t other = app.OpenSession(1, true).id;
+  const uint64_t without_objects = app.OpenSession(1, true).id;
+  const uint64_t emptied = app.OpenSession(1, true).id;
+  const std::optional<uint64_t> owned = app.AddSessionObject(ObjectOf(owner, 10), 1 << 20);
+  const std::optional<uint64_t> kept = app.AddSessionObject(ObjectOf(other, 10), 1 << 20);
+  const std::optional<uint64_t> removed = app.AddSessionObject(ObjectOf(emptied, 10), 1 << 20);
+  ASSERT_TRUE(owned.has_value() && kept.has_value() && removed.has_value());
+  app.RemoveSessionObject(*removed);
+  app.CloseSession(without_objects);
+  app.CloseSession(emptied);
+  EXPECT_NE(app.FindSessionObject(*owned), nullptr);
+  EXPECT_NE(app.FindSessionObject(*kept), nullptr);
+  app.CloseSession(owner);
+  EXPECT_EQ(app.FindSessionObject(*owned), nullptr);
+  EXPECT_NE(app.FindSessionObject(*kept), nullptr);
+  // A later object of the emptied session's neighbour still goes with it.
+  ASSERT_TRUE(app.AddSessionObject(ObjectOf(other, 10), 1 << 20).has_value());
+  app.CloseSession(other);
+  EXPECT_EQ(app.FindSessionObject(*kept), nullptr);
+  EXPECT_EQ(app.session_object_bytes(), 0u);
+}
+
 TEST(ApplicationTest, SessionObjectsHoldAtMostTheirLimit) {
   Application app(1, 1, {1}, "test");
   const uint64_t session = app.OpenSession(1, true).id;
