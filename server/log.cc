@@ -1,6 +1,9 @@
 #include "server/log.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -24,5 +27,33 @@ void Write(const char* level, std::string_view message) {
 void LogInfo(std::string_view message) { Write("INFO", message); }
 void LogWarning(std::string_view message) { Write("WARNING", message); }
 void LogError(std::string_view message) { Write("ERROR", message); }
+
+void LogRepeatedError(std::string_view kind, std::string_view message, absl::Duration interval) {
+  struct Seen {
+    absl::Time last_logged = absl::InfinitePast();
+    uint64_t left_out = 0;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Seen, std::less<>> seen;
+  uint64_t left_out = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = seen.find(kind);
+    if (it == seen.end()) it = seen.emplace(std::string(kind), Seen()).first;
+    const absl::Time now = absl::Now();
+    if (now - it->second.last_logged < interval) {
+      ++it->second.left_out;
+      return;
+    }
+    it->second.last_logged = now;
+    left_out = it->second.left_out;
+    it->second.left_out = 0;
+  }
+  if (left_out == 0) {
+    Write("ERROR", message);
+  } else {
+    Write("ERROR", std::string(message) + " (and " + std::to_string(left_out) + " more like it, not logged)");
+  }
+}
 
 }  // namespace hsm::server

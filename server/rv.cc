@@ -28,7 +28,7 @@ CK_RV ToRv(const absl::Status& status) {
     return static_cast<CK_RV>(std::strtoull(std::string(*payload).c_str(), nullptr, 10));
   }
   if (absl::IsResourceExhausted(status)) {  // storage without room (a full disk), or all object ids used
-    LogError(absl::StrCat("no room, answered with CKR_DEVICE_MEMORY: ", status.message()));
+    LogRepeatedError("no room", absl::StrCat("no room, answered with CKR_DEVICE_MEMORY: ", status.message()));
     return CKR_DEVICE_MEMORY;
   }
   LogError(absl::StrCat("internal failure answered with CKR_DEVICE_ERROR: ", status.ToString()));

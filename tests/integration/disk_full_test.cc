@@ -169,7 +169,14 @@ TEST_F(DiskFullContinuingTest, WritesAreRefusedWithDeviceMemoryLoseNothingAndRes
   }
   ASSERT_THAT(refused, RvIs(CKR_DEVICE_MEMORY));
   EXPECT_NE(hsmd_->Log().find("LMDB cannot take the journal"), std::string::npos) << hsmd_->Log();
-  EXPECT_THAT(CreateDataObject(-1), RvIs(CKR_DEVICE_MEMORY));  // and stays so
+  for (int i = 0; i < 20; ++i) EXPECT_THAT(CreateDataObject(-1), RvIs(CKR_DEVICE_MEMORY));  // and stays so
+  // One log line for them all (the log must not fill the disk by itself).
+  const std::string log = hsmd_->Log();
+  size_t lines = 0;
+  for (size_t at = log.find("no room, answered"); at != std::string::npos; at = log.find("no room, answered", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
   // Reads and other calls go on, and see every acknowledged object.
   EXPECT_EQ(CountDataObjects(), static_cast<CK_ULONG>(acknowledged));
   EXPECT_THAT(SignOnce(), RvIs(CKR_OK));
