@@ -112,7 +112,69 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> ObjectStore::Open(LmdbEnv* env, con
   if (!index.ok()) return index.status();
   absl::StatusOr<MDB_dbi> meta = env->OpenDatabase("meta");
   if (!meta.ok()) return meta.status();
-  return std::unique_ptr<ObjectStore>(new ObjectStore(env, sealer, *objects, *index, *meta));
+  std::unique_ptr<ObjectStore> store(new ObjectStore(env, sealer, *objects, *index, *meta));
+  absl::Status checked = store->CheckMasterKey();
+  if (!checked.ok()) return checked;
+  return store;
+}
+
+namespace {
+
+// What the master key check seals: under tenant 0 and slot 0, which no token
+// has, so its key is derived apart from every token's.
+constexpr char kMasterKeyCheckKey[] = "master_key_check";
+constexpr char kMasterKeyCheckBinding[] = "hsm master key check";
+
+absl::Status WrongMasterKey() {
+  return absl::FailedPreconditionError(
+      "the master key is not the one this data folder's keys are sealed under (no key could be used with it, "
+      "and new keys sealed under it would not open with the right one)");
+}
+
+}  // namespace
+
+absl::Status ObjectStore::CheckMasterKey() {
+  std::optional<SealedValue> check;
+  std::optional<std::pair<std::string, SealedAttribute>> some_sealed;  // object key and one sealed attribute
+  HSM_STORAGE_RETURN_IF_ERROR(env_->Read([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<std::string_view>> stored = txn.Get(meta_, kMasterKeyCheckKey);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      check.emplace();
+      if (!check->ParseFromArray((*stored)->data(), static_cast<int>((*stored)->size()))) {
+        return absl::DataLossError("the master key check does not parse");
+      }
+      return absl::OkStatus();
+    }
+    // Data from before the check was kept: the first sealed value stands in.
+    absl::Status parsed;
+    absl::Status walked = txn.ForEachWithPrefix(objects_, "", [&](std::string_view key, std::string_view bytes) {
+      StoredObject object;
+      parsed = ParseObject(bytes, object);
+      if (!parsed.ok()) return false;
+      if (object.sealed_size() == 0 || key.size() != 24) return true;  // 24: tenant, slot, id
+      some_sealed.emplace(std::string(key), object.sealed(0));
+      return false;
+    });
+    return walked.ok() ? parsed : walked;
+  }));
+  if (check.has_value()) {
+    return sealer_->Open(0, 0, *check, kMasterKeyCheckBinding).ok() ? absl::OkStatus() : WrongMasterKey();
+  }
+  if (some_sealed.has_value()) {
+    const std::string& key = some_sealed->first;
+    const TokenRef token{ReadBe64(key.substr(0, 8)), ReadBe64(key.substr(8, 8))};
+    const uint64_t id = ReadBe64(key.substr(16, 8));
+    const SealedAttribute& sealed = some_sealed->second;
+    if (!sealer_->Open(token.tenant_id, token.slot_id, sealed.value(), SealBinding(token, id, sealed.type())).ok()) {
+      return WrongMasterKey();
+    }
+  }
+  absl::StatusOr<SealedValue> sealed_check =
+      sealer_->Seal(0, 0, "the master key of this data folder", kMasterKeyCheckBinding);
+  if (!sealed_check.ok()) return sealed_check.status();
+  return env_->Write(
+      [&](Txn& txn) { return txn.Put(meta_, kMasterKeyCheckKey, sealed_check->SerializeAsString()); });
 }
 
 absl::Status ObjectStore::Write(Txn& txn, TokenRef token, uint64_t id, const AttributeSet& attributes,

@@ -37,7 +37,8 @@ inline constexpr uint64_t kMaxObjectId = uint64_t{1} << 32;
 
 class ObjectStore {
  public:
-  // `env` and `sealer` must outlive the store.
+  // `env` and `sealer` must outlive the store. FailedPrecondition if the
+  // sealer's master key is not the one the stored keys were sealed under.
   static absl::StatusOr<std::unique_ptr<ObjectStore>> Open(LmdbEnv* env, const Sealer* sealer);
 
   // Stores a new object and returns its id, never reused on the token. The
@@ -75,6 +76,11 @@ class ObjectStore {
   absl::Status Scan(TokenRef token, const std::function<void(uint64_t id, const AttributeSet& plain)>& visit);
 
  private:
+  // Refuses a master key other than the one the store's keys are sealed
+  // under: a value sealed at the first open must open with it (for data
+  // older than that value, the first sealed attribute must). Keeps the value.
+  absl::Status CheckMasterKey();
+
   ObjectStore(LmdbEnv* env, const Sealer* sealer, MDB_dbi objects, MDB_dbi index, MDB_dbi meta)
       : env_(env), sealer_(sealer), objects_(objects), index_(index), meta_(meta) {}
 

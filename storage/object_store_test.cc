@@ -52,6 +52,48 @@ class ObjectStoreTest : public ::testing::Test {
   TokenRef token_{1, 1};
 };
 
+// Opens the store in `dir` under a master key of 32 `key_byte`s.
+absl::Status OpenWithMasterKey(const std::string& dir, char key_byte) {
+  auto env = LmdbEnv::Open(dir);
+  if (!env.ok()) return env.status();
+  auto sealer = Sealer::Create(std::string(kMasterKeyBytes, key_byte));
+  if (!sealer.ok()) return sealer.status();
+  return ObjectStore::Open(env->get(), sealer->get()).status();
+}
+
+TEST_F(ObjectStoreTest, AnotherMasterKeyIsRefusedAtOpen) {
+  // Before this check, every key's use failed under the wrong master key, and
+  // keys made meanwhile were sealed under it: lost to the right one.
+  ASSERT_TRUE(store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_SECRET_KEY), MakeBytes(CKA_VALUE, "k")}),
+                             {CKA_VALUE})
+                  .ok());
+  store_.reset();
+  env_.reset();
+  absl::Status wrong = OpenWithMasterKey(dir_, 'w');
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kFailedPrecondition) << wrong;
+  EXPECT_NE(wrong.message().find("master key"), std::string_view::npos);
+  EXPECT_TRUE(OpenWithMasterKey(dir_, 'm').ok());
+  // An empty store is refused too: the check is kept from the first open on.
+  const std::string empty = MakeTestDir("obj");
+  ASSERT_TRUE(OpenWithMasterKey(empty, 'a').ok());
+  EXPECT_EQ(OpenWithMasterKey(empty, 'b').code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ObjectStoreTest, DataFromBeforeTheCheckIsCheckedByItsFirstSealedValue) {
+  ASSERT_TRUE(store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_DATA)}), {}).ok());
+  ASSERT_TRUE(store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_SECRET_KEY), MakeBytes(CKA_VALUE, "k")}),
+                             {CKA_VALUE})
+                  .ok());
+  auto meta = env_->OpenDatabase("meta");
+  ASSERT_TRUE(meta.ok());
+  ASSERT_TRUE(env_->Write([&](Txn& txn) { return txn.Delete(*meta, "master_key_check"); }).ok());
+  store_.reset();
+  env_.reset();
+  EXPECT_EQ(OpenWithMasterKey(dir_, 'w').code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(OpenWithMasterKey(dir_, 'm').ok());  // and keeps the check from now on
+  EXPECT_EQ(OpenWithMasterKey(dir_, 'w').code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(ObjectStoreTest, CreateLoadReplaceDestroy) {
   auto id = store_->Create(token_, Set({MakeUlong(CKA_CLASS, CKO_DATA), MakeBytes(CKA_LABEL, "first")}), {});
   ASSERT_TRUE(id.ok());
