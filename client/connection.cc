@@ -65,16 +65,13 @@ std::chrono::system_clock::time_point Connection::DeadlineFor(Deadline deadline)
 }
 
 CK_RV Connection::EnsureRegistered(uint64_t& app, uint64_t* epoch) {
-  if (epoch != nullptr) {
-    // The epoch with the app id it goes with: Forget and a new registration
-    // change them under the lock.
-    std::lock_guard<std::mutex> lock(register_mutex_);
-    *epoch = epoch_.load(std::memory_order_acquire);
+  // Without the epoch, the registered app id alone needs no lock. The epoch
+  // is read with the app id it goes with: Forget and a new registration
+  // change them under the lock.
+  if (epoch == nullptr) {
     app = app_.load(std::memory_order_acquire);
     if (app != 0) return CKR_OK;
   }
-  app = app_.load(std::memory_order_acquire);
-  if (app != 0) return CKR_OK;
   std::lock_guard<std::mutex> lock(register_mutex_);
   if (epoch != nullptr) *epoch = epoch_.load(std::memory_order_acquire);
   app = app_.load(std::memory_order_acquire);
