@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/log.h"
+#include "storage/no_room.h"
 
 namespace hsm::server {
 namespace {
@@ -211,7 +212,7 @@ bool AuditLog::Writable() {
 
 bool AuditLog::FailedForRoom() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return failed_errno_ == ENOSPC || failed_errno_ == EDQUOT || failed_errno_ == EFBIG;
+  return storage::IsNoRoomError(failed_errno_);
 }
 
 bool AuditLog::CatchUpLocked() {

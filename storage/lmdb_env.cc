@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/byte_order.h"
+#include "storage/no_room.h"
 
 namespace hsm::storage {
 namespace {
@@ -544,7 +545,7 @@ absl::Status LmdbEnv::CopyTo(const std::string& dir) {
 absl::Status LmdbEnv::NotedIfNoRoom(const absl::Status& failed, int rc) const {
   // LMDB reports a write the disk took only part of as EIO; the disk being
   // (nearly) full, or data.mdb at the file size limit, says that was why.
-  if (rc != ENOSPC && rc != EDQUOT && rc != EFBIG && rc != EIO) return failed;
+  if (!IsNoRoomError(rc) && rc != EIO) return failed;
   constexpr uint64_t kNearlyFull = uint64_t{1} << 20;
   std::string why;
   struct statvfs disk;
